@@ -102,7 +102,8 @@ typedef struct {
     int32_t pad_top, pad_bottom, pad_left, pad_right; /* >= 0, each < the pool size */
     ps_pool_rounding rounding;          /* avg only; max pooling ignores it */
     int32_t act_min, act_max;           /* -128 <= act_min <= act_max <= 127 */
-    ps_kernel_path path;                /* pools only; a fused op follows ps_quant_params.path */
+    ps_kernel_path path;                /* pools; a fused op runs on ps_quant_params.path, but
+                                           still rejects an unknown value here (PS_ERR_PARAM) */
 } ps_pool_params;
 
 /* Output size of one spatial axis: (in + pad_lo + pad_hi - ((k-1)*d + 1)) / s + 1,

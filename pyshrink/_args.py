@@ -310,6 +310,23 @@ def conv_geometry(kind: str, x_shape: tuple[int, ...], w_shape: tuple[int, ...],
     return ConvGeometry((kh, kw), strides, dilations, pads, mult, tuple(x_shape), (n, out_h, out_w, c_out))
 
 
+def clipped_window_indices(out: int, stride: int, pad: int, size: int, extent: int) -> list[int]:
+    """The windows along one axis whose input count may differ from the others: the ones
+    clipped by the start or the end of the input, plus one unclipped window if any.
+
+    Window o covers [o*stride - pad, o*stride - pad + size) clipped to [0, extent); only the
+    first ceil(pad / stride) windows start before 0 and only those with
+    o*stride - pad + size > extent end after it, so every other window counts `size`
+    positions. (pad < size, so this is a handful of windows, however large the axis.)
+    """
+    head = min(out, -(-pad // stride))                        # o*stride < pad
+    tail = max(head, min(out, (extent + pad - size) // stride + 1))  # first o that ends past extent
+    picked = list(range(head)) + list(range(tail, out))
+    if head < tail:
+        picked.append(head)  # an unclipped window: count == size
+    return picked
+
+
 def pool_geometry(in_shape: tuple[int, int, int, int], *, pool: Any = 2, stride: Any = None,
                   padding: Any = "valid", rounding: Any = "tflite", act_min: Any = -128, act_max: Any = 127,
                   names: dict[str, str] | None = None) -> PoolGeometry:
@@ -331,7 +348,7 @@ def pool_geometry(in_shape: tuple[int, int, int, int], *, pool: Any = 2, stride:
         for axis, (size, k, s, lo_pad, out) in enumerate(
             [(h, window[0], strides[0], pads[0], out_h), (w, window[1], strides[1], pads[2], out_w)]
         ):
-            for o in range(out):
+            for o in clipped_window_indices(out, s, lo_pad, k, size):
                 start = o * s - lo_pad
                 count = min(start + k, size) - max(start, 0)
                 if count & (count - 1):

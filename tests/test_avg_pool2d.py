@@ -11,7 +11,10 @@ each compared with the one reference result.
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from pyshrink._args import clipped_window_indices
 
 from kernel_paths import assert_matches_reference_on_every_path
 from strategies import Case, pool_cases
@@ -21,3 +24,22 @@ from strategies import Case, pool_cases
 def test_avg_pool2d_matches_reference(case: Case) -> None:
     """Over the whole pooling parameter space, C and reference produce the same bytes."""
     assert_matches_reference_on_every_path(case)
+
+
+@given(size=st.integers(1, 9), stride=st.integers(1, 6), data=st.data())
+def test_clipped_window_indices_cover_every_distinct_count(size: int, stride: int, data: st.DataObject) -> None:
+    """The shift roundings check window counts on the clipped windows only (so a huge axis
+    costs a handful of checks): every other window counts the full `size` positions, and the
+    picked ones show every count the axis has."""
+    pad = data.draw(st.integers(0, size - 1), label="pad")
+    extent = data.draw(st.integers(1, 80), label="extent")
+    pad_end = data.draw(st.integers(0, size - 1), label="pad_end")
+    out = (extent + pad + pad_end - size) // stride + 1
+    assume(out >= 1)
+    counts = [min(o * stride - pad + size, extent) - max(o * stride - pad, 0) for o in range(out)]
+    assume(min(counts) >= 1)
+    picked = clipped_window_indices(out, stride, pad, size, extent)
+    assert len(set(picked)) == len(picked) and all(0 <= o < out for o in picked)
+    assert all(counts[o] == size for o in range(out) if o not in picked)
+    assert {counts[o] for o in picked} == set(counts)
+    assert len(picked) <= -(-pad // stride) + -(-size // stride) + 1

@@ -1067,6 +1067,7 @@ static void status_paths(void)
         {7, 5, PS_ERR_PARAM, "pool pad_right > pool_w"}, {6, -1, PS_ERR_PARAM, "pool pad_left -1"},
         {8, 9, PS_ERR_PARAM, "rounding 9"},    {9, 1, PS_OK, "pool act_min 1"},
         {10, 128, PS_ERR_PARAM, "pool act_max 128"}, {11, PS_PATH_REF, PS_OK, "pool path ref"},
+        {11, 42, PS_ERR_PARAM, "pool path 42 (a fused op runs on quant.path, but checks this)"},
         {0, 5, PS_ERR_OUTPUT_SIZE, "pool_h 5 > 4 conv rows"},
         {0, INT32_MAX, PS_ERR_PARAM, "pool_h INT32_MAX (window sum bound)"},
         {8, PS_ROUND_FLOOR, PS_OK, "floor, 4-windows"},
