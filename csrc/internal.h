@@ -224,7 +224,11 @@ static inline int8_t ps_pool_average(int32_t sum, int32_t count, const ps_pool_p
     } else if (k >= 0) {
         avg = sum > 0 ? ((sum + half) >> k) : -((-sum + half) >> k);
     } else {
-        avg = sum > 0 ? (sum + half) / count : -((-sum + half) / count);
+        /* |sum| + half in uint32: near the largest window (2^24 - 1 values, ps_pool_prepare)
+         * -sum + half reaches 2^31 + 2^23, past int32 */
+        const uint32_t magnitude = (sum > 0 ? (uint32_t)sum : 0u - (uint32_t)sum) + (uint32_t)half;
+        const int32_t q = (int32_t)(magnitude / (uint32_t)count); /* <= 128 */
+        avg = sum > 0 ? q : -q;
     }
     if (avg < pool->act_min) {
         avg = pool->act_min;
