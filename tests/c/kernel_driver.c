@@ -25,7 +25,9 @@
  *  - the status paths: every NULL pointer, scratch one byte short, misaligned scratch,
  *    out-of-range parameters, mismatched dims, accumulator overflow; a rejected call must
  *    leave its output untouched.
- * Prints one summary line; exit status 0 only if every check passed.
+ * Prints one summary line and a digest (FNV-1a) of every reference-path output and status, so
+ * that two builds of the core (natively and with -DPS_SOFT_ARITH, the ARMv6-M arithmetic of
+ * csrc/arith.h) can be compared byte for byte; exit status 0 only if every check passed.
  */
 #include <math.h>
 #include <stdint.h>
@@ -36,6 +38,22 @@
 #include "pyshrink.h"
 
 static long checks, failures, kernel_calls;
+static uint64_t digest = UINT64_C(0xcbf29ce484222325);
+
+/* folds n bytes into the digest (FNV-1a) */
+static void fold(const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++) {
+        digest = (digest ^ b[i]) * UINT64_C(0x100000001b3);
+    }
+}
+
+static void fold_status(ps_status st)
+{
+    const uint8_t b = (uint8_t)st;
+    fold(&b, 1);
+}
 
 #define CHECK(cond, ...)                                                      \
     do {                                                                      \
@@ -324,6 +342,17 @@ static ps_status exercise(const layer_t *L)
         maxp.rounding = PS_ROUND_TFLITE;
         CHECK_STATUS(run_pool(0, &maxp, PS_PATH_REF, &b.conv_out, ref, &b.pooled_out, ref_max),
                      PS_OK, L->name);
+    }
+    fold_status(ref_status);
+    if (ref_status == PS_OK) {
+        fold(ref, conv_bytes);
+    }
+    if (ref_pooled != NULL) {
+        fold_status(pool_status);
+        if (pool_status == PS_OK) {
+            fold(ref_pooled, pooled_bytes);
+        }
+        fold(ref_max, pooled_bytes);
     }
     for (size_t p = 0; p < N_PATHS; p++) {
         const ps_kernel_path path = ALL_PATHS[p];
@@ -971,6 +1000,9 @@ static void status_paths(void)
     expect_conv(&f, &f.conv, &f.quant, &d, f.x, &f.wd, f.w, f.bias, &f.yd, f.y, PS_ERR_SHAPE, "2^32 elements");
     d = (ps_dims){1, 46341, 46341, 2};
     expect_conv(&f, &f.conv, &f.quant, &d, f.x, &f.wd, f.w, f.bias, &f.yd, f.y, PS_ERR_SHAPE, "> INT32_MAX elements");
+    /* n * h * w alone is past int64 (it used to overflow there: UB, caught by UBSan) */
+    d = (ps_dims){INT32_MAX, INT32_MAX, INT32_MAX, 2};
+    expect_conv(&f, &f.conv, &f.quant, &d, f.x, &f.wd, f.w, f.bias, &f.yd, f.y, PS_ERR_SHAPE, "2^93 elements");
     d = (ps_dims){-1, 6, 5, 2};
     expect_conv(&f, &f.conv, &f.quant, &d, f.x, &f.wd, f.w, f.bias, &f.yd, f.y, PS_ERR_SHAPE, "n=-1");
     d = (ps_dims){3, 3, 3, 4};
@@ -1211,6 +1243,7 @@ int main(int argc, char **argv)
     edge_shapes();
     random_layers(random_count);
     status_paths();
+    printf("kernel_driver: digest %016llx\n", (unsigned long long)digest);
     printf("kernel_driver: %ld checks, %ld failed, %ld kernel calls, %d random layers\n", checks,
            failures, kernel_calls, random_count);
     return failures == 0 ? 0 : 1;
