@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -141,3 +142,54 @@ def test_fused_scratch_size_does_not_wrap_on_32_bit(tmp_path: Path) -> None:
     assert "guard_bytes_overwritten" in output, output
     assert done.returncode == 0 and "guard_bytes_overwritten 0 " in output, output
     assert "status 7 " in output, output  # PS_ERR_SCRATCH: 1 KiB is not the 4 GiB it needs
+
+
+MICROBIT = ("qemu-system-arm", "-M", "microbit", "-nographic", "-semihosting-config", "enable=on,target=native")
+
+
+def _arith_firmware(tmp_path: Path, cpu: str) -> Path:
+    """tests/c/arith_driver.c for `cpu`, linked for QEMU's micro:bit (nRF51822: 256 KB flash at 0,
+    16 KB RAM at 0x20000000) with the project's startup code and a copy of its linker script."""
+    script = (FIRMWARE / "mps2_an386.ld").read_text()
+    for region, size in (("FLASH (rx)  : ORIGIN = 0x00000000", "256K"), ("RAM   (rwx) : ORIGIN = 0x20000000", "16K")):
+        assert f"{region}, LENGTH = 4M" in script, region
+        script = script.replace(f"{region}, LENGTH = 4M", f"{region}, LENGTH = {size}")
+    (tmp_path / "microbit.ld").write_text(script)
+    elf = tmp_path / f"arith-{cpu}.elf"
+    cmd = ["arm-none-eabi-gcc", f"-mcpu={cpu}", "-mthumb", "-mfloat-abi=soft", "-O2", "-std=c99", "-Wall", "-Wextra",
+           "-Werror", "-DPS_ARITH_SEMIHOST", "-I", str(cmb.CSRC), "-I", str(FIRMWARE),
+           str(ROOT / "tests" / "c" / "arith_driver.c"), str(FIRMWARE / "ps_fw_startup.c"),
+           str(FIRMWARE / "ps_fw_semihost.c"), "-nostartfiles", "-T", str(tmp_path / "microbit.ld"), "-o", str(elf)]
+    built = subprocess.run(cmd, capture_output=True, text=True)
+    assert built.returncode == 0, built.stdout + built.stderr
+    return elf
+
+
+def test_arith_routines_on_cortex_m0(tmp_path: Path) -> None:
+    """tests/c/arith_driver.c (see tests/test_arith.py) built for Cortex-M0+ and run on QEMU's
+    micro:bit, a Cortex-M0 (ARMv6-M: no divide, no 64-bit multiply instruction): arith.h's
+    32-bit-only routines against libgcc's helpers there, no mismatch, and every routine's case
+    count and digest equal to the host's native build. The same driver built for Cortex-M3
+    (ARMv7-M: sdiv, umull, ...) takes a fault on that board: QEMU models an ARMv6-M core."""
+    require_arm_gcc()
+    require(qemu_system_arm="qemu-system-arm")
+    libc = subprocess.run(["arm-none-eabi-gcc", "-mcpu=cortex-m0plus", "-mthumb", "-print-file-name=libc.a"],
+                          capture_output=True, text=True).stdout.strip()
+    if not os.path.isabs(libc):
+        require(newlib_is_missing="libnewlib-arm-none-eabi")
+    machines = subprocess.run(["qemu-system-arm", "-M", "help"], capture_output=True, text=True).stdout
+    assert re.search(r"^microbit\s.*Cortex-M0", machines, re.M), machines
+    from test_arith import parse, run_host_driver
+
+    host = parse(run_host_driver(tmp_path, "-O2"))
+    done = subprocess.run([*MICROBIT, "-kernel", str(_arith_firmware(tmp_path, "cortex-m0plus"))],
+                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0 and "(soft)" in output, output[-3000:]
+    routines, cases, failed = parse(output)
+    assert failed == 0 and cases > 2_000_000
+    assert (routines, cases) == host[:2]
+
+    wrong = subprocess.run([*MICROBIT, "-kernel", str(_arith_firmware(tmp_path, "cortex-m3"))],
+                           capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert wrong.returncode != 0 and "FAULT" in wrong.stdout + wrong.stderr, wrong.stdout + wrong.stderr
