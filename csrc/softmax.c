@@ -10,8 +10,6 @@
  * the TFLite code would wrap an int32 sum, the wrap is explicit (ps_wrap32), so there
  * is no undefined behaviour.
  */
-#include <string.h>
-
 #include "internal.h"
 #include "pyshrink.h"
 #include "requant.h"
@@ -152,11 +150,10 @@ static ps_status check_softmax_params(const ps_softmax_params *params)
     return PS_OK;
 }
 
-/* A positive, finite, non-zero float32 as mantissa * 2^exponent (mantissa < 2^24). */
-static int decode_positive_float(float value, uint64_t *mantissa, int32_t *exponent)
+/* A positive, finite, non-zero float32 (its IEEE-754 bits) as mantissa * 2^exponent
+ * (mantissa < 2^24). */
+static int decode_positive_float(uint32_t bits, uint64_t *mantissa, int32_t *exponent)
 {
-    uint32_t bits;
-    memcpy(&bits, &value, sizeof bits);
     const uint32_t biased = (bits >> 23) & 0xFFu;
     const uint32_t fraction = bits & 0x7FFFFFu;
     if ((bits >> 31) || biased == 0xFFu || (biased == 0 && fraction == 0)) {
@@ -172,17 +169,16 @@ static int decode_positive_float(float value, uint64_t *mantissa, int32_t *expon
     return 1;
 }
 
-ps_status ps_softmax_prepare(float input_scale, float beta, ps_softmax_params *params)
+ps_status ps_softmax_prepare(uint32_t input_scale_bits, uint32_t beta_bits,
+                             ps_softmax_params *params)
 {
-    typedef char float_is_32_bits[sizeof(float) == 4 ? 1 : -1];
-    (void)sizeof(float_is_32_bits);
     if (params == NULL) {
         return PS_ERR_NULL;
     }
     uint64_t m_scale, m_beta;
     int32_t e_scale, e_beta;
-    if (!decode_positive_float(input_scale, &m_scale, &e_scale) ||
-        !decode_positive_float(beta, &m_beta, &e_beta)) {
+    if (!decode_positive_float(input_scale_bits, &m_scale, &e_scale) ||
+        !decode_positive_float(beta_bits, &m_beta, &e_beta)) {
         return PS_ERR_PARAM;
     }
     /* real = beta * input_scale * 2^(31 - 5) = m * 2^e exactly: TFLite's double product of
