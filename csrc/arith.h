@@ -43,20 +43,31 @@ static inline uint64_t ps_u64_of(uint32_t hi, uint32_t lo)
 }
 
 /* floor(n / d) and n mod d for d > 0, by shift and subtract: only as many steps as the
- * quotient has bits (pool counts and kernel widths give small quotients). */
+ * quotient has bits (pool counts, kernel widths and depth multipliers give small quotients). */
 static inline uint32_t ps_udivmod32_soft(uint32_t n, uint32_t d, uint32_t *rem)
 {
-    uint32_t q = 0;
-    int i = 0;
-    /* the largest i with d * 2^i <= n, tested as (n >> i) >= d so nothing overflows */
-    while (i < 31 && (n >> (i + 1)) >= d) {
-        i++;
+    /* the largest d * 2^k <= n (or d itself when n < d): doubling while 2 (d * 2^k) <= n,
+     * tested as d * 2^k <= n / 2 so nothing overflows */
+    uint32_t dk = d, bit = 1, q = 0;
+    const uint32_t half = n >> 1;
+    if (d == 0) { /* never asked (undefined for the operator): no endless loop */
+        *rem = n;
+        return 0;
     }
-    for (; i >= 0; i--) {
-        if ((n >> i) >= d) { /* d * 2^i <= n < 2^32: d << i does not overflow */
-            n -= d << i;
-            q |= UINT32_C(1) << i;
+    while (dk <= half) {
+        dk <<= 1;
+        bit <<= 1;
+    }
+    for (;;) {
+        if (n >= dk) {
+            n -= dk;
+            q |= bit;
         }
+        if (bit == 1) {
+            break;
+        }
+        dk >>= 1;
+        bit >>= 1;
     }
     *rem = n;
     return q;
@@ -210,6 +221,22 @@ static inline int32_t ps_mod32(int32_t n, int32_t d)
     return ps_s32(n < 0 ? 0u - r : r);
 #else
     return n % d;
+#endif
+}
+
+/* ps_div32 and ps_mod32 at once (one division where the CPU has none). */
+static inline int32_t ps_divmod32(int32_t n, int32_t d, int32_t *rem)
+{
+#if PS_ARITH_SOFT
+    const uint32_t un = n < 0 ? 0u - (uint32_t)n : (uint32_t)n;
+    const uint32_t ud = d < 0 ? 0u - (uint32_t)d : (uint32_t)d;
+    uint32_t r;
+    const uint32_t q = ps_udivmod32_soft(un, ud, &r);
+    *rem = ps_s32(n < 0 ? 0u - r : r);
+    return ps_s32((n < 0) != (d < 0) ? 0u - q : q);
+#else
+    *rem = n % d;
+    return n / d;
 #endif
 }
 

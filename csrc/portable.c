@@ -39,8 +39,10 @@ static void gather(const ps_conv_op *op, const int8_t *image, int32_t iy0, int32
     const int32_t c = op->in_c;
     const int32_t zp = op->quant->input_zp;
     for (int32_t t = ps_div32(k0, c); t * c < k1; t++) {
-        const int32_t iy = iy0 + ps_div32(t, op->kernel_w) * op->dilation_h;
-        const int32_t ix = ix0 + ps_mod32(t, op->kernel_w) * op->dilation_w;
+        int32_t kx;
+        const int32_t ky = ps_divmod32(t, op->kernel_w, &kx);
+        const int32_t iy = iy0 + ky * op->dilation_h;
+        const int32_t ix = ix0 + kx * op->dilation_w;
         const int32_t lo = t * c > k0 ? t * c : k0;
         const int32_t hi = t * c + c < k1 ? t * c + c : k1;
         int16_t *dst = patch + (lo - k0);

@@ -63,7 +63,7 @@ def test_native_build(native_output: str) -> None:
     routines, cases, failed = parse(native_output)
     assert "(native)" in native_output and failed == 0
     assert cases > 2_000_000 and sum(r[0] for r in routines.values()) == cases
-    assert {"umull", "smull", "mul64", "smul64", "lsl64/lsr64", "shl64/asr64", "udiv32/umod32", "div32/mod32",
+    assert {"umull", "smull", "mul64", "smul64", "lsl64/lsr64", "shl64/asr64", "udiv32/umod32", "div32/mod32/divmod32",
             "udiv64_32", "srdhm", "rounding_divide_by_pot", "mbqm_double/single", "requantize", "floor_shift",
             "pool_average", "division_magic"} == set(routines)
 

@@ -304,12 +304,15 @@ static void test_division(uint32_t random_cases)
     }
     end();
 
-    begin("div32/mod32");
+    begin("div32/mod32/divmod32");
     for (int32_t n = -512; n < 512; n++) { /* exhaustive over small signed values */
         for (int32_t d = -64; d <= 64; d++) {
             if (d != 0) {
                 CHECK_S(ps_div32(n, d), n / d, n, d);
                 CHECK_S(ps_mod32(n, d), n % d, n, d);
+                int32_t r;
+                CHECK_S(ps_divmod32(n, d, &r), n / d, n, d);
+                CHECK_S(r, n % d, n, d);
             }
         }
     }
@@ -321,6 +324,9 @@ static void test_division(uint32_t random_cases)
             }
             CHECK_S(ps_div32(n, d), n / d, n, d);
             CHECK_S(ps_mod32(n, d), n % d, n, d);
+            int32_t r;
+            CHECK_S(ps_divmod32(n, d, &r), n / d, n, d);
+            CHECK_S(r, n % d, n, d);
         }
     }
     for (uint32_t k = 0; k < random_cases; k++) {
@@ -331,6 +337,9 @@ static void test_division(uint32_t random_cases)
         }
         CHECK_S(ps_div32(n, d), n / d, n, d);
         CHECK_S(ps_mod32(n, d), n % d, n, d);
+        int32_t r;
+        CHECK_S(ps_divmod32(n, d, &r), n / d, n, d);
+        CHECK_S(r, n % d, n, d);
     }
     end();
 
