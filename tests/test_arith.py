@@ -4,7 +4,7 @@ tests/c/arith_driver.c checks each routine of arith.h (32x32 -> 64 and 64-bit mu
 64-bit shifts, 32-bit and 64/32 division and modulo) against the C operator, and the core's
 inline requantization and pooling arithmetic against its formulas written with the operators:
 extremes, exhaustive small ranges and seeded random arguments of every bit length, about
-2.3 million cases. It prints, per routine, the case count, the failures and a digest of every
+2.6 million cases. It prints, per routine, the case count, the failures and a digest of every
 result. Built here with the host cc natively (arith.h = the operators) and with -DPS_SOFT_ARITH
 (the versions Cortex-M0/M0+ compile), also under ASan + UBSan: no mismatch in any build, and
 the same lines from all. tests/test_cortex_m.py runs the same driver built for Cortex-M0+ on
