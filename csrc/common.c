@@ -33,7 +33,7 @@ int32_t ps_output_size(int32_t in, int32_t kernel, int32_t stride, int32_t dilat
     if (in < 1 || kernel < 1 || stride < 1 || dilation < 1 || pad_lo < 0 || pad_hi < 0) {
         return 0;
     }
-    int64_t span = (int64_t)(kernel - 1) * dilation + 1;
+    int64_t span = ps_smull(kernel - 1, dilation) + 1;
     int64_t padded = (int64_t)in + pad_lo + pad_hi;
     /* Every window position a kernel computes lies in [-pad_lo, in + pad_hi]: keeping the
      * padded extent within int32 keeps all window arithmetic within int32. */
@@ -45,7 +45,7 @@ int32_t ps_output_size(int32_t in, int32_t kernel, int32_t stride, int32_t dilat
         return 0;
     }
     /* 0 <= room < 2^31 here: a 32-bit division (no 64-bit division helper on a Cortex-M) */
-    return (int32_t)room / stride + 1;
+    return ps_div32((int32_t)room, stride) + 1;
 }
 
 ps_status ps_quantize_multiplier(const double *real, size_t count, int32_t *multiplier,
@@ -99,10 +99,16 @@ ps_status ps_check_dims(const ps_dims *dims)
     if (dims->n < 1 || dims->h < 1 || dims->w < 1 || dims->c < 1) {
         return PS_ERR_SHAPE;
     }
-    int64_t count = (int64_t)dims->n * dims->h;
-    count *= dims->w;
-    if (count > PS_MAX_ELEMENTS || count * dims->c > PS_MAX_ELEMENTS) {
-        return PS_ERR_SHAPE;
+    /* One factor at a time, each partial count checked: the product of the four could
+     * overflow even int64 (n * h * w alone reaches 2^93). */
+    const int32_t factors[3] = {dims->h, dims->w, dims->c};
+    int32_t count = dims->n;
+    for (int i = 0; i < 3; i++) {
+        const int64_t next = ps_smull(count, factors[i]);
+        if (next > PS_MAX_ELEMENTS) {
+            return PS_ERR_SHAPE;
+        }
+        count = (int32_t)next;
     }
     return PS_OK;
 }
@@ -142,7 +148,7 @@ ps_status ps_check_quant(const ps_quant_params *quant, int32_t channels)
 static ps_status ps_check_channel(int64_t abs_sum, const int32_t *bias, int32_t oc, int64_t max_x)
 {
     int64_t b = bias == NULL ? 0 : bias[oc];
-    return (b < 0 ? -b : b) + max_x * abs_sum > INT32_MAX ? PS_ERR_OVERFLOW : PS_OK;
+    return (b < 0 ? -b : b) + ps_smul64(max_x, abs_sum) > INT32_MAX ? PS_ERR_OVERFLOW : PS_OK;
 }
 
 /* sum |w[t]|, t < taps, for one channel's contiguous taps (portable) */
@@ -281,7 +287,7 @@ ps_status ps_pool_prepare(const ps_pool_params *pool, int32_t in_h, int32_t in_w
         return PS_ERR_PARAM;
     }
     /* The window sum of int8 values stays within int32. */
-    if ((int64_t)pool->pool_h * pool->pool_w > (INT32_MAX / 128)) {
+    if (ps_smull(pool->pool_h, pool->pool_w) > (INT32_MAX / 128)) {
         return PS_ERR_PARAM;
     }
     if (!ps_is_int8(pool->act_min) || !ps_is_int8(pool->act_max) ||

@@ -37,8 +37,10 @@ static int fused_window_mode(const ps_pool_params *pool)
 static size_t fused_scratch(const ps_pool_params *pool, int32_t conv_w, int32_t c_out)
 {
     uint64_t sums = (uint64_t)c_out * sizeof(int32_t);
-    uint64_t tile = fused_window_mode(pool) ? (uint64_t)pool->pool_w * (uint64_t)c_out
-                                            : (uint64_t)pool->pool_h * (uint64_t)conv_w * (uint64_t)c_out;
+    uint64_t tile = fused_window_mode(pool)
+                        ? ps_mul64((uint64_t)pool->pool_w, (uint64_t)c_out)
+                        : ps_mul64(ps_mul64((uint64_t)pool->pool_h, (uint64_t)conv_w),
+                                   (uint64_t)c_out);
     uint64_t total = sums + tile;
     return total > (uint64_t)SIZE_MAX ? SIZE_MAX : (size_t)total;
 }
@@ -119,8 +121,8 @@ static void run_ring_mode(ps_conv_exec *ex, const ps_conv_job *job)
                 /* Windows only move down and span <= pool_h rows, so the slot y % pool_h of
                  * a row still needed is never overwritten by a newer one. */
                 for (int32_t y = next_row > y0 ? next_row : y0; y < y1; y++) {
-                    ex->row(ex, n, y, 0, op->out_w, ring + (size_t)(y % pool->pool_h) * row_bytes,
-                            cc);
+                    ex->row(ex, n, y, 0, op->out_w,
+                            ring + (size_t)ps_mod32(y, pool->pool_h) * row_bytes, cc);
                 }
                 next_row = y1 > next_row ? y1 : next_row;
                 for (int32_t px = 0; px < job->pooled_w; px++) {
@@ -137,7 +139,8 @@ static void run_ring_mode(ps_conv_exec *ex, const ps_conv_job *job)
                         sums[c] = 0;
                     }
                     for (int32_t y = y0; y < y1; y++) {
-                        const int8_t *conv_row = ring + (size_t)(y % pool->pool_h) * row_bytes;
+                        const int8_t *conv_row =
+                            ring + (size_t)ps_mod32(y, pool->pool_h) * row_bytes;
                         add_pixels(sums, conv_row + (size_t)x0 * cc, x1 - x0, cc, cc);
                     }
                     ps_pool_average_run(sums, (y1 - y0) * (x1 - x0), cc, pool, output);

@@ -19,7 +19,7 @@ ps_status ps_depthwise_conv2d_prepare(const ps_conv_params *conv, const ps_quant
         return PS_ERR_PARAM;
     }
     if (filter_dims->n != 1 ||
-        (int64_t)filter_dims->c != (int64_t)input_dims->c * conv->depth_multiplier) {
+        (int64_t)filter_dims->c != ps_smull(input_dims->c, conv->depth_multiplier)) {
         return PS_ERR_SHAPE;
     }
     int32_t c_out = filter_dims->c;
@@ -78,7 +78,7 @@ void ps_depthwise_conv2d_row(const ps_conv_op *op, int32_t n, int32_t oy, int32_
     for (int32_t ox = ox0; ox < ox1; ox++) {
         const int32_t ix0 = ox * op->stride_w - op->pad_left;
         for (int32_t oc = 0; oc < out_c; oc++) {
-            const int32_t ic = oc / mult;
+            const int32_t ic = ps_div32(oc, mult);
             int32_t acc = op->bias != NULL ? op->bias[oc] : 0;
             for (int32_t ky = 0; ky < op->kernel_h; ky++) {
                 const int32_t iy = iy0 + ky * op->dilation_h;

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arith.h"
 #include "pyshrink.h"
 
 #define PS_RETURN_IF_ERROR(expr)      \
@@ -139,11 +140,11 @@ ps_status ps_resolve_path(ps_kernel_path requested, ps_kernel_path *resolved);
 static inline void ps_division_magic(int32_t d, uint32_t *m, int *shift)
 {
     int l = 0;
-    while ((INT64_C(1) << l) < d) {
+    while (ps_shl64(1, l) < d) {
         l++;
     }
     *shift = 31 + l;
-    *m = (uint32_t)((UINT64_C(1) << (31 + l)) / (uint64_t)d + 1u);
+    *m = ps_udiv64_32(ps_lsl64(1, 31 + l), (uint32_t)d) + 1u;
 }
 
 /* The path-specific pooling kernels (validated arguments). */
@@ -207,7 +208,7 @@ static inline int ps_exact_log2(int32_t count)
 /* Floor of sum / 2^k for any sign (>> on negatives is implementation-defined in C99). */
 static inline int32_t ps_floor_shift(int32_t sum, int k)
 {
-    return sum >= 0 ? (sum >> k) : (int32_t)(-((-(int64_t)sum + ((int64_t)1 << k) - 1) >> k));
+    return sum >= 0 ? (sum >> k) : (int32_t)(-ps_asr64(-(int64_t)sum + ps_shl64(1, k) - 1, k));
 }
 
 /* The average of one window (SPEC.md, Average pooling), clamped. A power-of-two count
@@ -224,7 +225,11 @@ static inline int8_t ps_pool_average(int32_t sum, int32_t count, const ps_pool_p
     } else if (k >= 0) {
         avg = sum > 0 ? ((sum + half) >> k) : -((-sum + half) >> k);
     } else {
-        avg = sum > 0 ? (sum + half) / count : -((-sum + half) / count);
+        /* |sum| + half in uint32: near the largest window (2^24 - 1 values, ps_pool_prepare)
+         * -sum + half reaches 2^31 + 2^23, past int32 */
+        const uint32_t magnitude = (sum > 0 ? (uint32_t)sum : 0u - (uint32_t)sum) + (uint32_t)half;
+        const int32_t q = (int32_t)ps_udiv32(magnitude, (uint32_t)count); /* <= 128 */
+        avg = sum > 0 ? q : -q;
     }
     if (avg < pool->act_min) {
         avg = pool->act_min;
@@ -268,7 +273,7 @@ static inline void ps_pool_average_run(const int32_t *sums, int32_t count, int32
     } else {
         for (int32_t i = 0; i < len; i++) {
             int32_t s = sums[i];
-            int32_t v = s > 0 ? (s + half) / count : -((-s + half) / count);
+            int32_t v = s > 0 ? ps_div32(s + half, count) : -ps_div32(-s + half, count);
             v = v < lo ? lo : v;
             dst[i] = (int8_t)(v > hi ? hi : v);
         }

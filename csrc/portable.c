@@ -38,9 +38,11 @@ static void gather(const ps_conv_op *op, const int8_t *image, int32_t iy0, int32
 {
     const int32_t c = op->in_c;
     const int32_t zp = op->quant->input_zp;
-    for (int32_t t = k0 / c; t * c < k1; t++) {
-        const int32_t iy = iy0 + (t / op->kernel_w) * op->dilation_h;
-        const int32_t ix = ix0 + (t % op->kernel_w) * op->dilation_w;
+    for (int32_t t = ps_div32(k0, c); t * c < k1; t++) {
+        int32_t kx;
+        const int32_t ky = ps_divmod32(t, op->kernel_w, &kx);
+        const int32_t iy = iy0 + ky * op->dilation_h;
+        const int32_t ix = ix0 + kx * op->dilation_w;
         const int32_t lo = t * c > k0 ? t * c : k0;
         const int32_t hi = t * c + c < k1 ? t * c + c : k1;
         int16_t *dst = patch + (lo - k0);
@@ -147,7 +149,7 @@ static void depthwise_row(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t
                         }
                     } else {
                         for (int32_t j = 0; j < len; j++) {
-                            acc[j] += ((int32_t)x[(c0 + j) / mult] - zp) * w[j];
+                            acc[j] += ((int32_t)x[ps_div32(c0 + j, mult)] - zp) * w[j];
                         }
                     }
                 }

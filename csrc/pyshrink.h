@@ -204,11 +204,15 @@ typedef struct {
 } ps_softmax_params;
 
 /* TFLite's PreprocessSoftmaxScaling + CalculateInputRadius for the model's float32
- * input scale and beta, with integer arithmetic on their IEEE-754 bits (no FPU):
- * real = min(beta * input_scale * 2^26, 2^31 - 1), (m, s) = QuantizeMultiplier(real)
- * (s may be 31), diff_min = -floor(31 * 2^26 / 2^s). PS_ERR_PARAM for a NaN, infinite,
- * zero or negative argument, or real <= 1 (where TFLite aborts). */
-ps_status ps_softmax_prepare(float input_scale, float beta, ps_softmax_params *params);
+ * input scale and beta, each passed as its IEEE-754 binary32 bit pattern (C: memcpy a
+ * float into a uint32_t; NumPy: np.float32(v).view(np.uint32)), so that no float crosses
+ * the API: under the hard-float ABI a float argument would arrive in an FP register.
+ * Integer arithmetic on those bits (no FPU): real = min(beta * input_scale * 2^26,
+ * 2^31 - 1), (m, s) = QuantizeMultiplier(real) (s may be 31), diff_min =
+ * -floor(31 * 2^26 / 2^s). PS_ERR_PARAM for a NaN, infinite, zero or negative (sign bit
+ * set, -0 too) argument, or real <= 1 (where TFLite aborts). */
+ps_status ps_softmax_prepare(uint32_t input_scale_bits, uint32_t beta_bits,
+                             ps_softmax_params *params);
 
 /* output[r, :] ~ -128 + round(256 * softmax(beta * input_scale * input[r, :])), exactly as
  * TFLite computes it in gemmlowp fixed point (see pyshrink.softmax's docstring). A row

@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 
+#include "arith.h"
 #include "pyshrink.h"
 
 /* Two's complement wrap of a 64-bit value to int32, with no implementation-defined step. */
@@ -27,7 +28,7 @@ static inline int32_t ps_srdhm(int32_t a, int32_t b)
     if (a == INT32_MIN && b == INT32_MIN) {
         return INT32_MAX;
     }
-    int64_t ab = (int64_t)a * (int64_t)b;
+    int64_t ab = ps_smull(a, b);
     int64_t nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
     /* C99 division truncates toward zero, as the formula asks. */
     return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
@@ -36,12 +37,12 @@ static inline int32_t ps_srdhm(int32_t a, int32_t b)
 /* gemmlowp RoundingDivideByPOT: x / 2^e rounded half away from zero, 0 <= e <= 31. */
 static inline int32_t ps_rounding_divide_by_pot(int32_t x, int e)
 {
-    int32_t mask = (int32_t)(((int64_t)1 << e) - 1);
+    int32_t mask = (int32_t)(ps_shl64(1, e) - 1);
     int32_t remainder = x & mask;
     int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
     /* Arithmetic right shift of a negative value: implementation-defined in C99,
      * so floor-divide explicitly. */
-    int32_t quotient = x >= 0 ? (x >> e) : (int32_t)(-((-(int64_t)x + mask) >> e));
+    int32_t quotient = x >= 0 ? (x >> e) : (int32_t)(-ps_asr64(-(int64_t)x + mask, e));
     return quotient + (remainder > threshold ? 1 : 0);
 }
 
@@ -50,7 +51,7 @@ static inline int32_t ps_mbqm_double(int32_t x, int32_t multiplier, int32_t shif
 {
     int left = shift > 0 ? shift : 0;
     int right = shift > 0 ? 0 : -shift;
-    int32_t scaled = ps_wrap32((int64_t)((uint64_t)(uint32_t)x << left));
+    int32_t scaled = ps_wrap32((int64_t)ps_lsl64((uint32_t)x, left));
     return ps_rounding_divide_by_pot(ps_srdhm(scaled, multiplier), right);
 }
 
@@ -58,10 +59,10 @@ static inline int32_t ps_mbqm_double(int32_t x, int32_t multiplier, int32_t shif
 static inline int32_t ps_mbqm_single(int32_t x, int32_t multiplier, int32_t shift)
 {
     int total = 31 - shift; /* 1 .. 62 */
-    int64_t prod = (int64_t)x * (int64_t)multiplier + ((int64_t)1 << (total - 1));
+    int64_t prod = ps_smull(x, multiplier) + ps_shl64(1, total - 1);
     /* floor(prod / 2^total) without relying on the sign of >> */
-    int64_t q = prod >= 0 ? (prod >> total)
-                          : -(int64_t)((((uint64_t)(-(prod + 1))) >> total) + 1);
+    int64_t q = prod >= 0 ? ps_asr64(prod, total)
+                          : -(int64_t)(ps_lsr64((uint64_t)(-(prod + 1)), total) + 1);
     return ps_wrap32(q);
 }
 

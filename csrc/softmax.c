@@ -10,8 +10,6 @@
  * the TFLite code would wrap an int32 sum, the wrap is explicit (ps_wrap32), so there
  * is no undefined behaviour.
  */
-#include <string.h>
-
 #include "internal.h"
 #include "pyshrink.h"
 #include "requant.h"
@@ -53,14 +51,14 @@ static inline int32_t add32(int32_t a, int32_t b)
 /* gemmlowp SaturatingRoundingMultiplyByPOT<e> for 0 < e < 31: x * 2^e, saturated to int32. */
 static inline int32_t saturating_shift_left(int32_t x, int e)
 {
-    const int32_t threshold = (int32_t)(((int64_t)1 << (31 - e)) - 1);
+    const int32_t threshold = (int32_t)(ps_shl64(1, 31 - e) - 1);
     if (x > threshold) {
         return INT32_MAX;
     }
     if (x < -threshold) {
         return INT32_MIN;
     }
-    return (int32_t)((int64_t)x * ((int64_t)1 << e));
+    return (int32_t)ps_smul64(x, ps_shl64(1, e));
 }
 
 /* gemmlowp exp_on_interval_between_negative_one_quarter_and_0_excl: a in Q0.31, [-1/4, 0).
@@ -133,7 +131,7 @@ static inline int32_t softmax_exp(const ps_softmax_params *params, int32_t diff)
 {
     /* MultiplyByQuantizedMultiplierGreaterThanOne: SRDHM(d * 2^s, m). |d| * 2^s <= RADIUS
      * < 2^31 by the diff_min check; the product is taken in 64 bits (d < 0). */
-    const int32_t scaled = (int32_t)((int64_t)diff * ((int64_t)1 << params->input_left_shift));
+    const int32_t scaled = (int32_t)ps_smul64(diff, ps_shl64(1, params->input_left_shift));
     return exp_on_negative_values(ps_srdhm(scaled, params->input_multiplier));
 }
 
@@ -152,11 +150,10 @@ static ps_status check_softmax_params(const ps_softmax_params *params)
     return PS_OK;
 }
 
-/* A positive, finite, non-zero float32 as mantissa * 2^exponent (mantissa < 2^24). */
-static int decode_positive_float(float value, uint64_t *mantissa, int32_t *exponent)
+/* A positive, finite, non-zero float32 (its IEEE-754 bits) as mantissa * 2^exponent
+ * (mantissa < 2^24). */
+static int decode_positive_float(uint32_t bits, uint64_t *mantissa, int32_t *exponent)
 {
-    uint32_t bits;
-    memcpy(&bits, &value, sizeof bits);
     const uint32_t biased = (bits >> 23) & 0xFFu;
     const uint32_t fraction = bits & 0x7FFFFFu;
     if ((bits >> 31) || biased == 0xFFu || (biased == 0 && fraction == 0)) {
@@ -172,38 +169,37 @@ static int decode_positive_float(float value, uint64_t *mantissa, int32_t *expon
     return 1;
 }
 
-ps_status ps_softmax_prepare(float input_scale, float beta, ps_softmax_params *params)
+ps_status ps_softmax_prepare(uint32_t input_scale_bits, uint32_t beta_bits,
+                             ps_softmax_params *params)
 {
-    typedef char float_is_32_bits[sizeof(float) == 4 ? 1 : -1];
-    (void)sizeof(float_is_32_bits);
     if (params == NULL) {
         return PS_ERR_NULL;
     }
     uint64_t m_scale, m_beta;
     int32_t e_scale, e_beta;
-    if (!decode_positive_float(input_scale, &m_scale, &e_scale) ||
-        !decode_positive_float(beta, &m_beta, &e_beta)) {
+    if (!decode_positive_float(input_scale_bits, &m_scale, &e_scale) ||
+        !decode_positive_float(beta_bits, &m_beta, &e_beta)) {
         return PS_ERR_PARAM;
     }
     /* real = beta * input_scale * 2^(31 - 5) = m * 2^e exactly: TFLite's double product of
      * two floats is exact too (48 significant bits). */
-    const uint64_t m = m_scale * m_beta;
+    const uint64_t m = ps_mul64(m_scale, m_beta);
     const int32_t e = e_scale + e_beta + (31 - SOFTMAX_DIFF_INTEGER_BITS);
     int32_t length = 0; /* bit length of m: real = (m / 2^length) * 2^(length + e), frexp */
-    while ((m >> length) != 0) {
+    while (ps_lsr64(m, length) != 0) {
         length++;
     }
     int32_t shift = length + e;
-    const int is_half = m == (UINT64_C(1) << (length - 1));
+    const int is_half = m == ps_lsl64(1, length - 1);
     /* QuantizeMultiplierGreaterThanOne checks real > 1 (TFLite aborts otherwise). */
     if (shift < 1 || (shift == 1 && is_half)) {
         return PS_ERR_PARAM;
     }
     uint64_t q_fixed; /* round(q * 2^31) half away from zero, q = m / 2^length */
     if (length <= 31) {
-        q_fixed = m << (31 - length);
+        q_fixed = ps_lsl64(m, 31 - length);
     } else {
-        q_fixed = (m + (UINT64_C(1) << (length - 32))) >> (length - 31);
+        q_fixed = ps_lsr64(m + ps_lsl64(1, length - 32), length - 31);
     }
     /* min(real, 2^31 - 1): real >= 2^31 - 1 has shift > 31, or shift 31 and q * 2^31 at
      * least 2^31 - 1 (exactly, before rounding; rounding up from below 2^31 - 1 cannot
@@ -211,7 +207,7 @@ ps_status ps_softmax_prepare(float input_scale, float beta, ps_softmax_params *p
     int capped = shift > 31;
     if (shift == 31) {
         capped = length <= 31 ? q_fixed >= (UINT64_C(1) << 31) - 1
-                              : (m >> (length - 31)) >= (UINT64_C(1) << 31) - 1;
+                              : ps_lsr64(m, length - 31) >= (UINT64_C(1) << 31) - 1;
     }
     if (capped) {
         q_fixed = (UINT64_C(1) << 31) - 1; /* frexp(2^31 - 1) = ((2^31 - 1) / 2^31, 31) */
@@ -233,7 +229,7 @@ ps_status ps_softmax(const ps_softmax_params *params, int32_t rows, int32_t dept
     if (input == NULL || output == NULL) {
         return PS_ERR_NULL;
     }
-    if (rows < 1 || depth < 1 || (int64_t)rows * depth > PS_MAX_ELEMENTS) {
+    if (rows < 1 || depth < 1 || ps_smull(rows, depth) > PS_MAX_ELEMENTS) {
         return PS_ERR_SHAPE;
     }
     const int32_t diff_min = params->diff_min;

@@ -131,6 +131,13 @@ def _pool_params(geo: _args.PoolGeometry) -> Any:
     })
 
 
+def float32_bits(value: float) -> int:
+    """The IEEE-754 binary32 bit pattern of `value` rounded to float32: how the C API takes a
+    float (ps_softmax_prepare), so that no float argument crosses it."""
+    with np.errstate(over="ignore"):  # beyond float32: inf, as a C conversion gives
+        return int(np.float32(value).view(np.uint32))
+
+
 def _ptr(ctype: str, array: np.ndarray | None) -> Any:
     return ffi.NULL if array is None else ffi.from_buffer(ctype, array)
 
@@ -153,7 +160,8 @@ class Kernel:
         if softmax is not None:
             self.fn, self.scratch_bytes = lib.ps_softmax, 0
             self.softmax = ffi.new("ps_softmax_params *")
-            _check(lib.ps_softmax_prepare(softmax.input_scale, softmax.beta, self.softmax))
+            _check(lib.ps_softmax_prepare(float32_bits(softmax.input_scale), float32_bits(softmax.beta),
+                                          self.softmax))
             self.out_shape = softmax.x.shape
             self.depth = self.out_shape[-1]
             self.rows = int(np.prod(self.out_shape)) // self.depth

@@ -11,12 +11,14 @@ each compared with the one reference result.
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+import pyshrink as ps
 from pyshrink._args import clipped_window_indices
-
-from kernel_paths import assert_matches_reference_on_every_path
+from kernel_paths import assert_matches_reference_on_every_path, available_paths, on_path
 from strategies import Case, pool_cases
 
 
@@ -43,3 +45,16 @@ def test_clipped_window_indices_cover_every_distinct_count(size: int, stride: in
     assert all(counts[o] == size for o in range(out) if o not in picked)
     assert {counts[o] for o in picked} == set(counts)
     assert len(picked) <= -(-pad // stride) + -(-size // stride) + 1
+
+
+@pytest.mark.parametrize("path", available_paths())
+def test_largest_window_of_negative_values(path: str) -> None:
+    """A window of 4095 x 4096 values (the core allows up to 2**24 - 1), all -128 but one: the
+    "tflite" rounding's -sum + count // 2 is past INT32_MAX. It used to wrap (signed overflow)
+    and give 127."""
+    x = np.full((1, 4095, 4096, 1), -128, np.int8)
+    x[0, 0, 0, 0] = 127
+    want = ps.reference.avg_pool2d(x, pool=(4095, 4096))
+    assert want.ravel().tolist() == [-128]
+    with on_path(path):
+        np.testing.assert_array_equal(ps.avg_pool2d(x, pool=(4095, 4096)), want)

@@ -34,6 +34,7 @@ from hypothesis.extra import numpy as hnp
 
 import pyshrink as ps
 from pyshrink.reference import _softmax_params
+from pyshrink._ops import float32_bits
 from pyshrink._pyshrink import ffi, lib
 
 _IMPORT_ERROR: ImportError | None
@@ -119,7 +120,7 @@ BETAS = st.one_of(st.sampled_from([0.5, 1.0, 2.0]), float32s(0.05, 20.0))
 
 def _c_params(input_scale: float, beta: float) -> tuple[int, tuple[int, int, int]]:
     p = ffi.new("ps_softmax_params *")
-    status = lib.ps_softmax_prepare(input_scale, beta, p)
+    status = lib.ps_softmax_prepare(float32_bits(input_scale), float32_bits(beta), p)
     return status, (p.input_multiplier, p.input_left_shift, p.diff_min)
 
 
@@ -164,6 +165,28 @@ def test_prepare_matches_reference_double_arithmetic(input_scale: float, beta: f
     assert c == _softmax_params(input_scale, beta)
     mult, shift, diff_min = c
     assert 2**30 <= mult < 2**31 and 1 <= shift <= 31 and -((31 << 26) >> shift) == diff_min
+
+
+SPECIAL_BITS = [0x00000000, 0x80000000, 0x00000001, 0x807FFFFF, 0x7F7FFFFF, 0x7F800000, 0xFF800000, 0x7FC00000,
+                0x7F800001, 0xFFFFFFFF, 0x3F800000, 0xBF800000, 0x33800000, 0x4B000000]
+ANY_BITS = st.one_of(st.integers(0, 2**32 - 1), st.sampled_from(SPECIAL_BITS))
+
+
+@settings(max_examples=1000)
+@given(scale_bits=ANY_BITS, beta_bits=st.one_of(ANY_BITS, st.just(0x3F800000)))
+def test_prepare_takes_any_bit_pattern(scale_bits: int, beta_bits: int) -> None:
+    """The C API takes each float32 as its bits: NaNs (any payload), infinities, zero, and any
+    pattern with the sign bit set (-0 too) are PS_ERR_PARAM; every other pattern gives the
+    reference's parameters for that float32 (or PS_ERR_PARAM where real <= 1)."""
+    p = ffi.new("ps_softmax_params *")
+    status = lib.ps_softmax_prepare(scale_bits, beta_bits, p)
+    scale, beta = (float(np.array([b], np.uint32).view(np.float32)[0]) for b in (scale_bits, beta_bits))
+    # positive, finite, non-zero: bits in (0, 0x7F800000); the double product of two float32 is exact
+    if not (0 < scale_bits < 0x7F800000 and 0 < beta_bits < 0x7F800000 and scale * beta * 2.0**26 > 1.0):
+        assert status == lib.PS_ERR_PARAM, (hex(scale_bits), hex(beta_bits))
+        return
+    assert status == lib.PS_OK
+    assert (p.input_multiplier, p.input_left_shift, p.diff_min) == _softmax_params(scale, beta)
 
 
 @pytest.mark.parametrize("input_scale, beta, expected", [
@@ -393,13 +416,13 @@ def test_c_status_codes() -> None:
     assert _c_softmax(params(input_left_shift=31, diff_min=0, input_multiplier=2**31 - 1), 3, 8, px, py) == lib.PS_OK
 
     p = ffi.new("ps_softmax_params *")
-    assert lib.ps_softmax_prepare(0.1, 1.0, ffi.NULL) == lib.PS_ERR_NULL
+    assert lib.ps_softmax_prepare(float32_bits(0.1), float32_bits(1.0), ffi.NULL) == lib.PS_ERR_NULL
     for scale, beta in [(float("nan"), 1.0), (1.0, float("inf")), (0.0, 1.0), (-0.0, 1.0), (-0.5, 1.0),
                         (1.0, -2.0), (2.0**-26, 1.0), (1e-45, 1.0), (1e-45, 3e38)]:
         if scale * beta * 2.0**26 > 1 and scale > 0 and beta > 0 and math.isfinite(scale * beta):
-            assert lib.ps_softmax_prepare(scale, beta, p) == lib.PS_OK, (scale, beta)
+            assert _c_params(scale, beta)[0] == lib.PS_OK, (scale, beta)
         else:
-            assert lib.ps_softmax_prepare(scale, beta, p) == lib.PS_ERR_PARAM, (scale, beta)
+            assert _c_params(scale, beta)[0] == lib.PS_ERR_PARAM, (scale, beta)
 
 
 def test_c_in_place() -> None:
@@ -407,7 +430,7 @@ def test_c_in_place() -> None:
     x = np.random.default_rng(8).integers(-128, 128, (5, 33), dtype=np.int8)
     expected = ps.softmax(x, input_scale=0.04)
     p = ffi.new("ps_softmax_params *")
-    assert lib.ps_softmax_prepare(0.04, 1.0, p) == lib.PS_OK
+    assert lib.ps_softmax_prepare(float32_bits(0.04), float32_bits(1.0), p) == lib.PS_OK
     buf = x.copy()
     ptr = ffi.from_buffer("int8_t[]", buf)
     assert lib.ps_softmax(p, 5, 33, ptr, ptr) == lib.PS_OK

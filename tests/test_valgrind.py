@@ -13,7 +13,10 @@ alone). Compiled here with the host cc against csrc/*.c:
 - natively (the checks must pass);
 - under `valgrind --tool=memcheck --error-exitcode=1` (no invalid read or write, no use of
   uninitialised memory, no leak in the driver);
-- built with -fsanitize=address,undefined -fno-sanitize-recover=all (no report).
+- built with -fsanitize=address,undefined -fno-sanitize-recover=all (no report);
+- with -DPS_SOFT_ARITH, the core's arithmetic as Cortex-M0/M0+ compile it (csrc/arith.h: 32-bit
+  operations only): the checks pass and the digest of every reference-path output and status
+  is the native build's.
 
 Also tests/c/int32_extremes.c under the sanitizers: the fused kernels at the int32 extremes of
 their geometry (a regression test of a signed overflow these checks found).
@@ -38,6 +41,7 @@ DRIVER = ROOT / "tests" / "c" / "kernel_driver.c"
 #: random layers per run (the driver's argument); the edge shapes and status paths always run
 RANDOM_LAYERS = 300
 SUMMARY = re.compile(r"kernel_driver: (\d+) checks, (\d+) failed, (\d+) kernel calls")
+DIGEST = re.compile(r"kernel_driver: digest ([0-9a-f]{16})")
 
 
 def _ci() -> bool:
@@ -102,11 +106,30 @@ def sanitized_core(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return compile_objects(tmp_path_factory.mktemp("sanitized") / "objs", sorted(CSRC.glob("*.c")), *SANITIZE_FLAGS)
 
 
-def test_kernel_driver_passes(driver: Path) -> None:
+@pytest.fixture(scope="module")
+def native_run(driver: Path) -> str:
     done = subprocess.run([str(driver), str(RANDOM_LAYERS)], capture_output=True, text=True, timeout=300)
-    checks, failed, calls = _summary(done.stdout)
-    assert done.returncode == 0 and failed == 0, done.stdout + done.stderr
-    assert checks > 5000 and calls > 3000, done.stdout
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_kernel_driver_passes(native_run: str) -> None:
+    checks, failed, calls = _summary(native_run)
+    assert failed == 0, native_run
+    assert checks > 5000 and calls > 3000, native_run
+
+
+def test_kernel_driver_with_soft_arith(native_run: str, tmp_path: Path) -> None:
+    """The core built with -DPS_SOFT_ARITH (no 64-bit multiply, shift or divide operator, as on
+    Cortex-M0/M0+; tests/test_arith.py checks each routine): the same checks pass and every
+    reference-path output and status is the native build's, byte for byte (the digest)."""
+    objects = compile_objects(tmp_path / "objs", sorted(CSRC.glob("*.c")) + [DRIVER], "-O1", "-DPS_SOFT_ARITH")
+    exe = link(tmp_path / "kernel_driver_soft", objects)
+    done = subprocess.run([str(exe), str(RANDOM_LAYERS)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _summary(done.stdout) == _summary(native_run)  # as many checks and calls, none failed
+    soft, native = DIGEST.search(done.stdout), DIGEST.search(native_run)
+    assert soft and native and soft.group(1) == native.group(1), (done.stdout, native_run)
 
 
 def test_kernel_driver_under_valgrind(driver: Path) -> None:

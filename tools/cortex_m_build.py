@@ -17,26 +17,22 @@ size); exit status 2 when they are missing, 1 when a check fails.
 -mfloat-abi=hard; M55: -mfloat-abi=hard with its default FPU and MVE, when the compiler knows it) and
 checks, with arm-none-eabi-nm, -objdump and -size:
 
-1. undefined symbols: every symbol an object needs and no core object defines is memcpy or memset,
-   or (unless --strict) one of libgcc's integer helpers (__aeabi_ldivmod for the 64-bit division in
-   ps_output_size everywhere; on M0+, which has no divide instruction and no 64-bit multiply, also
-   __aeabi_idiv, __aeabi_idivmod, __aeabi_lmul and the 64-bit shifts __aeabi_llsl/llsr/lasr).
-   libgcc is the compiler's own runtime, which GCC needs even for -ffreestanding code. Forbidden
-   always: libm, the soft-float helpers (__aeabi_f*, __aeabi_d*, __aeabi_*2f, ...), malloc, calloc,
-   realloc, free, printf and friends, and anything else.
-2. no floating point: no instruction that computes on floating point (VFP or MVE .f16/.f32/.f64
-   arithmetic, conversions, compares, FPSCR access) in any object. One exception, with the
-   hard-float ABI only: ps_softmax_prepare(float input_scale, float beta, ...) receives its two
-   floats in s0/s1, so softmax.o may move them out of FP registers (vmov, vstr, vldr, vpush,
-   vpop of s/d registers) to read their IEEE-754 bits with memcpy; anything else in FP
-   registers there fails too. (A C API that passes the bits, e.g. uint32_t, or a pointer, would
-   make that exception unnecessary.)
+1. undefined symbols: every symbol an object needs and no core object defines is memcpy or memset.
+   Nothing else: no libgcc helper either (__aeabi_idiv, __aeabi_lmul, __aeabi_llsl, __aeabi_ldivmod,
+   ...: GCC calls these where the CPU lacks the instruction, e.g. divide and 32x32 -> 64 multiply
+   on the M0+; the core does that arithmetic itself there, csrc/arith.h), no libm, no soft-float
+   helper (__aeabi_f*, __aeabi_d*, __aeabi_*2f, ...), no malloc, calloc, realloc, free, no printf
+   and friends.
+2. no floating point: no instruction that uses a floating-point register or computes on floating
+   point (any VFP/MVE instruction naming an s or d register or FPSCR/VPR, .f16/.f32/.f64 arithmetic,
+   conversions, compares) in any object, moves of FP registers included: no function takes or
+   returns a float (ps_softmax_prepare takes the float32 bit patterns as uint32_t). MVE integer
+   instructions (q registers only, M55) are not floating point and are allowed.
 3. no writable statics: every object's .data and .bss are empty (the core keeps no state).
 
 `sizes` compiles the same way plus -ffunction-sections -fdata-sections, and links, for every public
-kernel, only what it needs (--gc-sections from that entry point, libgcc's helpers included,
-memcpy/memset not counted): the flash (.text + .rodata) a firmware pays for that kernel. "whole
-core" keeps every public function.
+kernel, only what it needs (--gc-sections from that entry point; memcpy/memset not counted): the
+flash (.text + .rodata) a firmware pays for that kernel. "whole core" keeps every public function.
 """
 
 from __future__ import annotations
@@ -77,7 +73,7 @@ REQUIRED_CPUS = ("m0plus", "m4", "m7")
 
 ALLOWED_LIBC = {"memcpy", "memset"}
 #: libgcc's integer helpers (run-time ABI for the Arm architecture): division, 64-bit multiply,
-#: shifts and compares. Floating-point helpers (__aeabi_f*, __aeabi_d*, conversions) are not here.
+#: shifts and compares, named as such when an object needs one (none may).
 LIBGCC_INTEGER = {
     "__aeabi_idiv", "__aeabi_uidiv", "__aeabi_idivmod", "__aeabi_uidivmod", "__aeabi_ldivmod",
     "__aeabi_uldivmod", "__aeabi_lmul", "__aeabi_llsl", "__aeabi_llsr", "__aeabi_lasr", "__aeabi_lcmp",
@@ -86,11 +82,6 @@ LIBGCC_INTEGER = {
     "__ctzsi2", "__popcountsi2", "__gnu_thumb1_case_sqi", "__gnu_thumb1_case_uqi", "__gnu_thumb1_case_shi",
     "__gnu_thumb1_case_uhi", "__gnu_thumb1_case_si",
 }
-#: objects whose functions take float arguments by value (hard-float ABI: in s registers)
-FLOAT_ABI_OBJECTS = {"softmax.o": "ps_softmax_prepare(float input_scale, float beta, ...)"}
-#: FP-register data movement (no arithmetic) allowed in FLOAT_ABI_OBJECTS under the hard-float ABI
-FP_MOVES = {"vmov", "vmov.f32", "vmov.32", "vstr", "vldr", "vpush", "vpop", "vstmdb", "vldmia"}
-
 #: the public kernels, each with the entry points a firmware using it calls
 KERNELS = {
     "conv2d": ("ps_conv2d", "ps_conv2d_scratch_size"),
@@ -175,8 +166,6 @@ class CheckResult:
     objects: int = 0
     external: dict[str, set[str]] = field(default_factory=dict)  # symbol -> objects that need it
     problems: list[str] = field(default_factory=list)
-    helpers: set[str] = field(default_factory=set)
-    fp_moves: dict[str, int] = field(default_factory=dict)
     mve_integer: int = 0
 
     @property
@@ -228,8 +217,7 @@ def fp_instructions(obj: Path) -> list[tuple[str, str, str]]:
     return found
 
 
-def check_cpu(cpu: Cpu, build: Path, strict: bool = False, srcs: list[Path] | None = None,
-              extra: tuple[str, ...] = ()) -> CheckResult:
+def check_cpu(cpu: Cpu, build: Path, srcs: list[Path] | None = None, extra: tuple[str, ...] = ()) -> CheckResult:
     """Compile the core (or `srcs`) for `cpu` and check symbols, FP instructions and statics."""
     result = CheckResult(cpu)
     objects = compile_core(cpu, build / cpu.key, extra, srcs)
@@ -245,13 +233,10 @@ def check_cpu(cpu: Cpu, build: Path, strict: bool = False, srcs: list[Path] | No
     for name, users in sorted(result.external.items()):
         if name in ALLOWED_LIBC:
             continue
-        if name in LIBGCC_INTEGER and not strict:
-            result.helpers.add(name)
-            continue
         why = ("a soft-float helper" if re.match(r"__aeabi_([fd]|[a-z0-9]+2[fd]|[fd]2)", name)
                else "allocation" if name in ("malloc", "calloc", "realloc", "free")
                else "stdio" if "printf" in name or name in ("puts", "putchar", "fwrite", "write")
-               else "libgcc (allowed without --strict)" if name in LIBGCC_INTEGER
+               else "a libgcc helper" if name in LIBGCC_INTEGER
                else "not memcpy/memset")
         result.problems.append(f"{cpu.label}: undefined symbol {name} ({why}), needed by {', '.join(sorted(users))}")
     for obj in objects:
@@ -266,9 +251,6 @@ def check_cpu(cpu: Cpu, build: Path, strict: bool = False, srcs: list[Path] | No
             if not uses_fp and _Q_REG.search(operands):
                 result.mve_integer += 1  # an MVE integer instruction (q registers): not floating point
                 continue
-            if cpu.hard_float and obj.name in FLOAT_ABI_OBJECTS and base in FP_MOVES:
-                result.fp_moves[f"{obj.name}:{fn}"] = result.fp_moves.get(f"{obj.name}:{fn}", 0) + 1
-                continue
             result.problems.append(f"{cpu.label}: floating-point instruction in {obj.name} <{fn}>: "
                                    f"{mnemonic} {operands}")
     return result
@@ -277,11 +259,7 @@ def check_cpu(cpu: Cpu, build: Path, strict: bool = False, srcs: list[Path] | No
 def report_check(r: CheckResult) -> str:
     libc = sorted(n for n in r.external if n in ALLOWED_LIBC)
     lines = [f"{r.cpu.label:11} {' '.join(r.cpu.flags)}: {r.objects} objects, "
-             f"{'OK' if r.ok else 'FAILED'}; external symbols: {', '.join(libc) or 'none'}"
-             + (f" + libgcc integer helpers {', '.join(sorted(r.helpers))}" if r.helpers else "")]
-    if r.fp_moves:
-        moves = ", ".join(f"{k} ({v})" for k, v in sorted(r.fp_moves.items()))
-        lines.append(f"{'':11} FP-register moves of the float arguments (hard-float ABI), no FP arithmetic: {moves}")
+             f"{'OK' if r.ok else 'FAILED'}; external symbols: {', '.join(libc) or 'none'}"]
     if r.mve_integer:
         lines.append(f"{'':11} {r.mve_integer} MVE integer instructions (q registers; no floating point)")
     lines += [f"  - {p}" for p in r.problems]
@@ -292,7 +270,7 @@ def report_check(r: CheckResult) -> str:
 
 
 def link_size(cpu: Cpu, objects: list[Path], entries: tuple[str, ...], out: Path) -> int:
-    """Flash bytes (.text + .rodata) of the objects' closure from `entries` (libgcc helpers included)."""
+    """Flash bytes (.text + .rodata) of the objects' closure from `entries`."""
     keep = [f"-Wl,--undefined={e}" for e in entries[1:]]
     run(["arm-none-eabi-gcc", *cpu.flags, "-mthumb", "-nostdlib", "-nostartfiles", "-Wl,--gc-sections",
          f"-Wl,--entry={entries[0]}", *keep, "-Wl,--unresolved-symbols=ignore-all", "-Wl,--no-warn-rwx-segments",
@@ -356,7 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("mode", nargs="?", choices=("check", "sizes", "all"), default="check")
     parser.add_argument("--cpus", default=",".join(CPUS), help="comma-separated: " + ", ".join(CPUS))
     parser.add_argument("--build", type=Path, help="keep the objects here (default: a temporary directory)")
-    parser.add_argument("--strict", action="store_true", help="allow only memcpy/memset, not libgcc's integer helpers")
+    parser.add_argument("--strict", action="store_true",
+                        help="no effect, for old command lines: check always allows memcpy/memset only")
     parser.add_argument("--markdown", action="store_true", help="sizes as a Markdown table")
     parser.add_argument("--write-readme", action="store_true", help=f"put the sizes table between {BEGIN} and {END}")
     args = parser.parse_args(argv)
@@ -377,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cortex_m_build: {compiler_version()}; {' '.join(COMMON_FLAGS)} + per CPU:")
             for cpu in cpus:
                 try:
-                    result = check_cpu(cpu, build, strict=args.strict)
+                    result = check_cpu(cpu, build)
                 except RuntimeError as exc:
                     print(f"{cpu.label}: FAILED to compile:\n{exc}")
                     status = 1

@@ -25,7 +25,9 @@
  *  - the status paths: every NULL pointer, scratch one byte short, misaligned scratch,
  *    out-of-range parameters, mismatched dims, accumulator overflow; a rejected call must
  *    leave its output untouched.
- * Prints one summary line; exit status 0 only if every check passed.
+ * Prints one summary line and a digest (FNV-1a) of every reference-path output and status, so
+ * that two builds of the core (natively and with -DPS_SOFT_ARITH, the ARMv6-M arithmetic of
+ * csrc/arith.h) can be compared byte for byte; exit status 0 only if every check passed.
  */
 #include <math.h>
 #include <stdint.h>
@@ -36,6 +38,22 @@
 #include "pyshrink.h"
 
 static long checks, failures, kernel_calls;
+static uint64_t digest = UINT64_C(0xcbf29ce484222325);
+
+/* folds n bytes into the digest (FNV-1a) */
+static void fold(const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++) {
+        digest = (digest ^ b[i]) * UINT64_C(0x100000001b3);
+    }
+}
+
+static void fold_status(ps_status st)
+{
+    const uint8_t b = (uint8_t)st;
+    fold(&b, 1);
+}
 
 #define CHECK(cond, ...)                                                      \
     do {                                                                      \
@@ -92,6 +110,14 @@ static int8_t *random_int8(size_t n, int lo, int hi)
         p[i] = (int8_t)rnd_in(lo, hi);
     }
     return p;
+}
+
+/* The IEEE-754 bits of a float, as ps_softmax_prepare takes it (the driver is host code). */
+static uint32_t bits_of(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
 }
 
 static size_t dims_count(const ps_dims *d)
@@ -324,6 +350,17 @@ static ps_status exercise(const layer_t *L)
         maxp.rounding = PS_ROUND_TFLITE;
         CHECK_STATUS(run_pool(0, &maxp, PS_PATH_REF, &b.conv_out, ref, &b.pooled_out, ref_max),
                      PS_OK, L->name);
+    }
+    fold_status(ref_status);
+    if (ref_status == PS_OK) {
+        fold(ref, conv_bytes);
+    }
+    if (ref_pooled != NULL) {
+        fold_status(pool_status);
+        if (pool_status == PS_OK) {
+            fold(ref_pooled, pooled_bytes);
+        }
+        fold(ref_max, pooled_bytes);
     }
     for (size_t p = 0; p < N_PATHS; p++) {
         const ps_kernel_path path = ALL_PATHS[p];
@@ -794,7 +831,7 @@ static void known_answers(void)
      * -> 256 steps -> clamped to 127; in place */
     {
         ps_softmax_params *sp = xmalloc(sizeof *sp);
-        CHECK_STATUS(ps_softmax_prepare(0.05f, 1.0f, sp), PS_OK, "softmax_prepare");
+        CHECK_STATUS(ps_softmax_prepare(bits_of(0.05f), bits_of(1.0f), sp), PS_OK, "softmax_prepare");
         int8_t *x = xmalloc(5), *y = xmalloc(5);
         x[0] = 17, x[1] = 17, x[2] = -3, x[3] = 100, x[4] = -128;
         kernel_calls++;
@@ -806,12 +843,77 @@ static void known_answers(void)
         /* 100 vs -128 at scale 0.05: exp(-11.4) ~ 1e-5 -> -128 and 127 */
         st = ps_softmax(sp, 1, 2, x + 3, x + 3);
         CHECK(st == PS_OK && x[3] == 127 && x[4] == -128, "softmax in place: %d %d", x[3], x[4]);
-        CHECK_STATUS(ps_softmax_prepare(0.0f, 1.0f, sp), PS_ERR_PARAM, "softmax_prepare(0)");
-        CHECK_STATUS(ps_softmax_prepare(-1.0f, 1.0f, sp), PS_ERR_PARAM, "softmax_prepare(-1)");
-        CHECK_STATUS(ps_softmax_prepare(NAN, 1.0f, sp), PS_ERR_PARAM, "softmax_prepare(nan)");
-        CHECK_STATUS(ps_softmax_prepare(1e-10f, 1.0f, sp), PS_ERR_PARAM, "softmax_prepare(real<=1)");
-        CHECK_STATUS(ps_softmax_prepare(0.05f, 1.0f, NULL), PS_ERR_NULL, "softmax_prepare(NULL)");
+        const uint32_t one = bits_of(1.0f);
+        CHECK_STATUS(ps_softmax_prepare(bits_of(0.0f), one, sp), PS_ERR_PARAM, "softmax_prepare(0)");
+        CHECK_STATUS(ps_softmax_prepare(bits_of(-0.0f), one, sp), PS_ERR_PARAM, "softmax_prepare(-0)");
+        CHECK_STATUS(ps_softmax_prepare(bits_of(-1.0f), one, sp), PS_ERR_PARAM, "softmax_prepare(-1)");
+        CHECK_STATUS(ps_softmax_prepare(bits_of(NAN), one, sp), PS_ERR_PARAM, "softmax_prepare(nan)");
+        CHECK_STATUS(ps_softmax_prepare(one, bits_of(INFINITY), sp), PS_ERR_PARAM,
+                     "softmax_prepare(beta inf)");
+        CHECK_STATUS(ps_softmax_prepare(bits_of(1e-10f), one, sp), PS_ERR_PARAM, "softmax_prepare(real<=1)");
+        CHECK_STATUS(ps_softmax_prepare(bits_of(0.05f), one, NULL), PS_ERR_NULL, "softmax_prepare(NULL)");
         free(x), free(y), free(sp);
+    }
+}
+
+/* ---- random softmax ---------------------------------------------------------------------- */
+
+/* Seeded random softmax rows (every output folded into the digest, so a soft-arith build is
+ * compared byte for byte), and ps_softmax_prepare on random bit patterns. */
+static void random_softmax(int count)
+{
+    for (int i = 0; i < count; i++) {
+        /* input scales 2^-12 .. 2^2, betas 1 or 2^-3 .. 2^5, random mantissas (float32 bits) */
+        const uint32_t scale_exp = (uint32_t)rnd_in(127 - 12, 127 + 1);
+        const uint32_t scale_bits = scale_exp << 23 | (rnd() & 0x7FFFFFu);
+        const uint32_t beta_exp = (uint32_t)rnd_in(127 - 3, 127 + 4);
+        const uint32_t beta_bits = i % 3 == 0 ? bits_of(1.0f) : beta_exp << 23 | (rnd() & 0x7FFFFFu);
+        ps_softmax_params p;
+        ps_status st = ps_softmax_prepare(scale_bits, beta_bits, &p);
+        CHECK_STATUS(st, PS_OK, "random softmax_prepare");
+        if (st != PS_OK) {
+            continue;
+        }
+        const int32_t params[3] = {p.input_multiplier, p.input_left_shift, p.diff_min};
+        fold(params, sizeof params);
+        const int32_t rows = rnd_in(1, 4), depth = rnd_in(1, 300), lo = rnd_in(-128, 127);
+        const size_t n = (size_t)rows * (size_t)depth;
+        int8_t *x = random_int8(n, lo, rnd_in(lo, 127)), *y = xmalloc(n);
+        kernel_calls++;
+        st = ps_softmax(&p, rows, depth, x, y);
+        CHECK_STATUS(st, PS_OK, "random softmax");
+        if (st != PS_OK) {
+            free(x), free(y);
+            continue;
+        }
+        fold(y, n);
+        /* softmax is monotonic: a row's largest input has its largest output */
+        for (int32_t r = 0; r < rows; r++) {
+            const int8_t *xr = x + (size_t)r * depth, *yr = y + (size_t)r * depth;
+            int32_t at = 0;
+            for (int32_t c = 1; c < depth; c++) {
+                at = xr[c] > xr[at] ? c : at;
+            }
+            for (int32_t c = 0; c < depth; c++) {
+                CHECK(yr[c] <= yr[at], "random softmax %d row %d: y[%d] = %d > y[argmax x] = %d", i, (int)r,
+                      (int)c, yr[c], yr[at]);
+            }
+        }
+        free(x), free(y);
+    }
+    for (int i = 0; i < 50 * count; i++) { /* any bits: NaNs, infinities, negatives, subnormals */
+        const uint32_t scale_bits = rnd(), beta_bits = i % 2 ? rnd() : bits_of(1.0f);
+        ps_softmax_params p = {0, 0, 0};
+        const ps_status st = ps_softmax_prepare(scale_bits, beta_bits, &p);
+        fold_status(st);
+        const int32_t params[3] = {p.input_multiplier, p.input_left_shift, p.diff_min};
+        fold(params, sizeof params);
+        const int bad = (scale_bits >> 31) || (beta_bits >> 31) || (scale_bits & 0x7FFFFFFFu) == 0 ||
+                        (beta_bits & 0x7FFFFFFFu) == 0 || (scale_bits >> 23) >= 0xFFu ||
+                        (beta_bits >> 23) >= 0xFFu;
+        if (bad) {
+            CHECK_STATUS(st, PS_ERR_PARAM, "softmax_prepare(negative, 0, inf or NaN bits)");
+        }
     }
 }
 
@@ -971,6 +1073,9 @@ static void status_paths(void)
     expect_conv(&f, &f.conv, &f.quant, &d, f.x, &f.wd, f.w, f.bias, &f.yd, f.y, PS_ERR_SHAPE, "2^32 elements");
     d = (ps_dims){1, 46341, 46341, 2};
     expect_conv(&f, &f.conv, &f.quant, &d, f.x, &f.wd, f.w, f.bias, &f.yd, f.y, PS_ERR_SHAPE, "> INT32_MAX elements");
+    /* n * h * w alone is past int64 (it used to overflow there: UB, caught by UBSan) */
+    d = (ps_dims){INT32_MAX, INT32_MAX, INT32_MAX, 2};
+    expect_conv(&f, &f.conv, &f.quant, &d, f.x, &f.wd, f.w, f.bias, &f.yd, f.y, PS_ERR_SHAPE, "2^93 elements");
     d = (ps_dims){-1, 6, 5, 2};
     expect_conv(&f, &f.conv, &f.quant, &d, f.x, &f.wd, f.w, f.bias, &f.yd, f.y, PS_ERR_SHAPE, "n=-1");
     d = (ps_dims){3, 3, 3, 4};
@@ -1166,7 +1271,7 @@ static void status_paths(void)
     /* softmax */
     {
         ps_softmax_params sp;
-        CHECK_STATUS(ps_softmax_prepare(0.1f, 1.0f, &sp), PS_OK, "softmax_prepare");
+        CHECK_STATUS(ps_softmax_prepare(bits_of(0.1f), bits_of(1.0f), &sp), PS_OK, "softmax_prepare");
         int8_t *y = xmalloc(60);
         kernel_calls += 5;
         CHECK_STATUS(ps_softmax(NULL, 1, 60, f.x, y), PS_ERR_NULL, "softmax params NULL");
@@ -1211,7 +1316,9 @@ int main(int argc, char **argv)
     known_answers();
     edge_shapes();
     random_layers(random_count);
+    random_softmax(random_count / 3 + 1);
     status_paths();
+    printf("kernel_driver: digest %016llx\n", (unsigned long long)digest);
     printf("kernel_driver: %ld checks, %ld failed, %ld kernel calls, %d random layers\n", checks,
            failures, kernel_calls, random_count);
     return failures == 0 ? 0 : 1;
