@@ -3,14 +3,10 @@
 #include "pyshrink.h"
 #include "requant.h"
 
-ps_status ps_depthwise_conv2d_prepare(const ps_conv_params *conv, const ps_quant_params *quant,
-                                      const ps_dims *input_dims, const int8_t *input,
-                                      const ps_dims *filter_dims, const int8_t *filter,
-                                      const int32_t *bias, ps_conv_op *op)
+/* Dims, geometry parameters and the filter's shape against the input's. */
+static ps_status check_geometry(const ps_conv_params *conv, const ps_dims *input_dims,
+                                const ps_dims *filter_dims)
 {
-    if (conv == NULL || input == NULL || filter == NULL || op == NULL) {
-        return PS_ERR_NULL;
-    }
     PS_RETURN_IF_ERROR(ps_check_dims(input_dims));
     PS_RETURN_IF_ERROR(ps_check_dims(filter_dims));
     if (conv->depth_multiplier < 1 || conv->stride_h < 1 || conv->stride_w < 1 ||
@@ -22,6 +18,18 @@ ps_status ps_depthwise_conv2d_prepare(const ps_conv_params *conv, const ps_quant
         (int64_t)filter_dims->c != ps_smull(input_dims->c, conv->depth_multiplier)) {
         return PS_ERR_SHAPE;
     }
+    return PS_OK;
+}
+
+ps_status ps_depthwise_conv2d_prepare(const ps_conv_params *conv, const ps_quant_params *quant,
+                                      const ps_dims *input_dims, const int8_t *input,
+                                      const ps_dims *filter_dims, const int8_t *filter,
+                                      const int32_t *bias, ps_conv_op *op)
+{
+    if (conv == NULL || input == NULL || filter == NULL || op == NULL) {
+        return PS_ERR_NULL;
+    }
+    PS_RETURN_IF_ERROR(check_geometry(conv, input_dims, filter_dims));
     int32_t c_out = filter_dims->c;
     PS_RETURN_IF_ERROR(ps_check_quant(quant, c_out));
     int32_t out_h = ps_output_size(input_dims->h, filter_dims->h, conv->stride_h,
@@ -127,5 +135,86 @@ ps_status ps_depthwise_conv2d(const ps_conv_params *conv, const ps_quant_params 
     }
     ps_conv_job job = {output, NULL, 0, 0, NULL, NULL};
     ps_conv_execute(&op, &job);
+    return PS_OK;
+}
+
+/* ---- in place ------------------------------------------------------------------------
+ * With depth multiplier 1 output channel c reads only input channel c, and every path
+ * writes the pixels of each channel chunk in increasing q = (n * out_h + y) * out_w + x,
+ * each one after reading all of its taps (internal.h). Output pixel q at D = k * C bytes
+ * before the input lands on input pixel q - k, same channel; so every input byte is read
+ * before it is overwritten iff no earlier output q' < q lands on a pixel q reads, i.e.
+ * k >= q - first(q) for every q, first(q) the lowest input pixel index
+ * (n * in_h + iy) * in_w + ix that q reads. The taps inside the input are a product of a
+ * row range and a column range, so q - first(q) splits into independent terms:
+ *   n * (out_h * out_w - in_h * in_w) + (y * out_w - iy0(y) * in_w) + (x - ix0(x)). */
+
+/* The first input index o * stride - pad + i * dilation (i < kernel) inside [0, in), or -1. */
+static int64_t first_tap(int64_t o, int32_t in, int32_t kernel, int32_t stride, int32_t dilation,
+                         int32_t pad)
+{
+    const int64_t start = o * stride - pad;
+    const int64_t i = start < 0 ? (-start + dilation - 1) / dilation : 0;
+    const int64_t pos = start + i * dilation;
+    return i < kernel && pos < in ? pos : -1;
+}
+
+/* max over outputs o < out that read some input of o * out_step - first_tap(o) * in_step;
+ * 0 and *any = 0 if no output reads anything. One pass over the axis. */
+static int64_t axis_lead(int32_t out, int32_t in, int32_t kernel, int32_t stride,
+                         int32_t dilation, int32_t pad, int64_t out_step, int64_t in_step,
+                         int *any)
+{
+    int64_t lead = 0;
+    *any = 0;
+    for (int64_t o = 0; o < out; o++) {
+        const int64_t first = first_tap(o, in, kernel, stride, dilation, pad);
+        if (first < 0) {
+            continue; /* every tap in the padding: reads nothing */
+        }
+        const int64_t v = o * out_step - first * in_step;
+        if (!*any || v > lead) {
+            lead = v;
+        }
+        *any = 1;
+    }
+    return lead;
+}
+
+ps_status ps_depthwise_conv2d_inplace_offset(const ps_conv_params *conv,
+                                             const ps_dims *input_dims,
+                                             const ps_dims *filter_dims, size_t *offset)
+{
+    if (conv == NULL || input_dims == NULL || filter_dims == NULL || offset == NULL) {
+        return PS_ERR_NULL;
+    }
+    PS_RETURN_IF_ERROR(check_geometry(conv, input_dims, filter_dims));
+    const int32_t out_h = ps_output_size(input_dims->h, filter_dims->h, conv->stride_h,
+                                         conv->dilation_h, conv->pad_top, conv->pad_bottom);
+    const int32_t out_w = ps_output_size(input_dims->w, filter_dims->w, conv->stride_w,
+                                         conv->dilation_w, conv->pad_left, conv->pad_right);
+    if (out_h < 1 || out_w < 1) {
+        return PS_ERR_OUTPUT_SIZE;
+    }
+    ps_dims out = {input_dims->n, out_h, out_w, filter_dims->c};
+    if (ps_check_dims(&out) != PS_OK) {
+        return PS_ERR_OUTPUT_SIZE;
+    }
+    if (conv->depth_multiplier != 1) {
+        return PS_ERR_PARAM; /* output channel oc reads input channel oc / M: not channel-local */
+    }
+    int rows, cols;
+    const int64_t row_lead = axis_lead(out_h, input_dims->h, filter_dims->h, conv->stride_h,
+                                       conv->dilation_h, conv->pad_top, out_w, input_dims->w, &rows);
+    const int64_t col_lead = axis_lead(out_w, input_dims->w, filter_dims->w, conv->stride_w,
+                                       conv->dilation_w, conv->pad_left, 1, 1, &cols);
+    int64_t k = 0;
+    if (rows && cols) {
+        /* the batch term is largest at n = 0 or n = N - 1 */
+        const int64_t grow = (int64_t)out_h * out_w - (int64_t)input_dims->h * input_dims->w;
+        k = (grow > 0 ? (int64_t)(input_dims->n - 1) * grow : 0) + row_lead + col_lead;
+    }
+    /* k <= q < N * out_h * out_w, so k * C < the output's element count <= INT32_MAX */
+    *offset = k > 0 ? (size_t)k * (size_t)input_dims->c : 0u;
     return PS_OK;
 }

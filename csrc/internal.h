@@ -82,6 +82,11 @@ typedef void (*ps_conv_row_fn)(const ps_conv_op *op, int32_t n, int32_t oy, int3
  * then computes conv pixels (n, oy, ox0 <= ox < ox1) for those channels into
  * dst[(ox - ox0) * dst_stride + (oc - ex->oc0)]. The drivers below walk the channel
  * chunks outermost, so each chunk is prepared once per call.
+ * In-place depthwise (ps_depthwise_conv2d_inplace_offset) relies on this order: a
+ * depthwise row (multiplier 1) must handle its pixels in increasing ox, read all taps of
+ * a pixel (or of a block of pixels) before writing its bytes, and write no byte but
+ * those of its pixels' channels [oc0, oc1): a new path must keep that, or the offset
+ * must grow (tests/test_depthwise_conv2d_inplace.py runs every path in place).
  * pooled_row (optional, NULL if the path has none) serves the fused window mode: for
  * each of the pooled_w windows px of the conv rows y0 <= y < y1 (columns from
  * ps_pool_window), it sets sums[oc - ex->oc0] to the sum of the int8 results over the

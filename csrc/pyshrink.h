@@ -137,6 +137,25 @@ ps_status ps_depthwise_conv2d(const ps_conv_params *conv, const ps_quant_params 
                               const int32_t *bias, const ps_dims *output_dims, int8_t *output,
                               void *scratch, size_t scratch_bytes);
 
+/* In place: with depth_multiplier 1, ps_depthwise_conv2d may write its output over its own
+ * input. Its output may start exactly D bytes BEFORE its input (output = input - D) for
+ * every D = *offset + t * C (t >= 0, C = input_dims->c), or not overlap the input at all;
+ * the bytes are then those of separate buffers (the input is left partly overwritten).
+ * Any other overlap is not allowed. *offset is a multiple of C (output pixel q lands on
+ * the same channel of input pixel q - D / C) and the smallest safe one:
+ *   *offset = C * max(0, max over output pixels q of (q - first(q))),
+ * q = (n * out_h + y) * out_w + x, first(q) = the lowest input pixel index
+ * (n * in_h + iy) * in_w + ix that q reads (taps in the padding read nothing), because every
+ * kernel path writes each chunk of channels in increasing q, each pixel after reading all
+ * of its taps. E.g. 3x3 stride 1 "same": C * (in_w + 1), about one input row instead of
+ * the whole input; 3x3 stride 2 "same": 0. Costs one pass over out_h and out_w.
+ * PS_ERR_PARAM for depth_multiplier != 1 (output channel oc reads input channel oc / M, so
+ * outputs would overwrite other channels still to be read); otherwise the statuses of
+ * ps_depthwise_conv2d's geometry checks (NULL, dims, parameters, filter shape, output size). */
+ps_status ps_depthwise_conv2d_inplace_offset(const ps_conv_params *conv,
+                                             const ps_dims *input_dims,
+                                             const ps_dims *filter_dims, size_t *offset);
+
 size_t ps_pointwise_conv2d_scratch_size(const ps_dims *input_dims, const ps_dims *filter_dims);
 ps_status ps_pointwise_conv2d(const ps_quant_params *quant,
                               const ps_dims *input_dims, const int8_t *input,

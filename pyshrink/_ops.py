@@ -434,6 +434,24 @@ def softmax(x: np.ndarray, *, input_scale: float, beta: float = 1.0, out: np.nda
     return Kernel("softmax", softmax=call)(call.x, out)
 
 
+# ---- in place ----------------------------------------------------------------------------
+
+
+def depthwise_inplace_offset(x_shape: tuple[int, ...], w_shape: tuple[int, ...], *, stride: Any = 1,
+                             padding: Any = "valid", dilation: Any = 1, depth_multiplier: Any = 1) -> int | None:
+    """The smallest D (bytes) such that depthwise_conv2d's output may start D bytes before its
+    own input and overwrite it (csrc/pyshrink.h, ps_depthwise_conv2d_inplace_offset; D plus
+    any multiple of C is safe too), or None when the op cannot run in place (depth multiplier > 1)."""
+    geo = _args.conv_geometry("depthwise_conv2d", tuple(x_shape), tuple(w_shape), stride=stride, padding=padding,
+                              dilation=dilation, depth_multiplier=depth_multiplier)
+    if geo.depth_multiplier != 1:
+        return None
+    offset = ffi.new("size_t *")
+    _check(lib.ps_depthwise_conv2d_inplace_offset(_conv_params(geo), _dims(geo.in_shape),
+                                                  _filter_dims("depthwise_conv2d", tuple(w_shape)), offset))
+    return int(offset[0])
+
+
 # ---- scratch -----------------------------------------------------------------------------
 
 _CONV_OPS = ("conv2d", "depthwise_conv2d", "pointwise_conv2d", "fully_connected")

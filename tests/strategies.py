@@ -371,7 +371,8 @@ def pool_cases(draw: st.DrawFn, op: str) -> Case:
 
 
 @st.composite
-def conv_cases(draw: st.DrawFn, kind: str, fused: str | None = None, extreme: bool = False) -> Case:
+def conv_cases(draw: st.DrawFn, kind: str, fused: str | None = None, extreme: bool = False,
+               depth_multiplier: int | None = None) -> Case:
     """A valid call of conv-like op `kind`, or of the fused op `fused` around it.
 
     Covers batch 1-3, H/W 1-40, channels 1-70, rectangular kernels 1-7, strides 1-4,
@@ -379,6 +380,8 @@ def conv_cases(draw: st.DrawFn, kind: str, fused: str | None = None, extreme: bo
     points over int8, multipliers 0/2**30/2**31-1/random, shifts over [-31, 30],
     biases up to the accumulator bound, narrow and single-valued activation ranges,
     both requant modes; for `fused`, also every pool geometry and rounding mode.
+
+    `depth_multiplier` fixes a depthwise case's multiplier (default: drawn from 1-4).
 
     `extreme` drives the arithmetic to its corners: inputs and weights only -128/127
     (often constant, so every tap adds the same sign), zero points -128/127 and the bias
@@ -436,7 +439,7 @@ def conv_cases(draw: st.DrawFn, kind: str, fused: str | None = None, extreme: bo
 
     taps = kernel[0] * kernel[1]
     if kind == "depthwise_conv2d":
-        mult = draw(st.integers(1, 4))
+        mult = draw(st.integers(1, 4)) if depth_multiplier is None else depth_multiplier
         c_in = draw(st.integers(1, max(1, max_c // mult)))
         c_out = c_in * mult
         while n * oh * ow * c_out * taps > MAX_MACS and c_in > 1:

@@ -1,0 +1,166 @@
+"""In-place depthwise convolution: the output written over its own input, at the offset C gives.
+
+`ps_depthwise_conv2d_inplace_offset` (csrc/pyshrink.h) promises that with depth multiplier 1
+the output may start D bytes before the input for D = offset + t * C (t >= 0) and still give
+the bytes of separate buffers, on every kernel path. These tests check, over the whole
+depthwise parameter space (tests/strategies.py: batch 1-3, odd shapes, rectangular kernels,
+strides 1-4, dilations 1-3, valid/same/explicit padding beyond the kernel, channels 1-70):
+
+- the offset equals a brute-force evaluation of its definition (every output pixel's taps
+  enumerated: C * max(0, q - first input pixel q reads)), computed here independently;
+- the C kernel run in place at that offset, at offset + t * C and at the offset rounded up
+  for the arena's alignment gives the NumPy reference's bytes on every path this machine
+  has, and writes nothing but its output;
+- the offset is minimal: at offset - C and offset - 1 the reference path reads an input
+  byte after an earlier output overwrote it, so its bytes differ (inputs and outputs are
+  made to take disjoint values, so such a read always shows).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import pyshrink as ps
+from kernel_paths import available_paths
+from pyshrink import _args, _ops, planner
+from pyshrink._pyshrink import ffi, lib
+from strategies import Case, conv_cases, out_size
+
+
+def brute_force_offset(x_shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int],
+                       dilation: tuple[int, int], pads: tuple[int, int, int, int]) -> int:
+    """C * max(0, max over output pixels q of q - (the lowest input pixel index q reads))."""
+    n, h, w, c = x_shape
+    oh = out_size(h, kernel[0], stride[0], dilation[0], pads[0], pads[1])
+    ow = out_size(w, kernel[1], stride[1], dilation[1], pads[2], pads[3])
+    best = 0
+    for b in range(n):
+        for y in range(oh):
+            for x in range(ow):
+                reads = [(b * h + iy) * w + ix
+                         for iy in (y * stride[0] - pads[0] + i * dilation[0] for i in range(kernel[0]))
+                         for ix in (x * stride[1] - pads[2] + j * dilation[1] for j in range(kernel[1]))
+                         if 0 <= iy < h and 0 <= ix < w]
+                if reads:
+                    best = max(best, (b * oh + y) * ow + x - min(reads))
+    return best * c
+
+
+def geometry(case: Case) -> _args.ConvGeometry:
+    kw = {k: case.kwargs[k] for k in ("stride", "padding", "dilation", "depth_multiplier") if k in case.kwargs}
+    return _args.conv_geometry("depthwise_conv2d", case.x.shape, case.w.shape, **kw)
+
+
+def offset_of(case: Case) -> int | None:
+    g = geometry(case)
+    return _ops.depthwise_inplace_offset(case.x.shape, case.w.shape, stride=g.stride, padding=g.padding,
+                                         dilation=g.dilation, depth_multiplier=g.depth_multiplier)
+
+
+def run_in_place(case: Case, path: str, d: int) -> np.ndarray:
+    """The C depthwise on `path` with its output starting d bytes before its input, in one buffer
+    with guard bytes around it; asserts that no byte outside the output changed."""
+    with _ops.kernel_path(path):
+        call = _args.conv_call("depthwise_conv2d", case.x, case.w, case.bias, **case.kwargs)
+        kernel = _ops.Kernel("depthwise_conv2d", call)
+    assert kernel.path == path
+    out_bytes = math.prod(call.geometry.out_shape)
+    guard = 64
+    size = max(d + case.x.nbytes, out_bytes)
+    buf = np.random.default_rng(d).integers(-128, 128, guard + size + guard, dtype=np.int8)
+    buf[guard + d:guard + d + case.x.nbytes] = call.x.ravel()
+    before = buf.copy()
+    base = ffi.from_buffer("int8_t[]", buf)
+    _ops._check(kernel.fn(*kernel.args(base + guard + d, base + guard, ffi.NULL)))
+    outside = np.ones(buf.size, bool)
+    outside[guard:guard + out_bytes] = False
+    changed = np.flatnonzero((buf != before) & outside)
+    assert changed.size == 0, f"path {path}: wrote byte {changed[0] - guard} of the buffer, outside the output"
+    return buf[guard:guard + out_bytes].reshape(call.geometry.out_shape).copy()
+
+
+@given(case=conv_cases("depthwise_conv2d", depth_multiplier=1))
+def test_offset_is_its_definition(case: Case) -> None:
+    g = geometry(case)
+    d = offset_of(case)
+    assert d == brute_force_offset(case.x.shape, g.kernel, g.stride, g.dilation, g.padding)
+    assert d % case.x.shape[3] == 0
+
+
+@given(case=conv_cases("depthwise_conv2d", depth_multiplier=1), more=st.integers(1, 3))
+def test_in_place_at_the_offset_gives_the_reference_bytes_on_every_path(case: Case, more: int) -> None:
+    want = case.call(ps.reference.depthwise_conv2d)
+    d = offset_of(case)
+    c = case.x.shape[3]
+    step = math.lcm(c, planner.ALIGNMENT)
+    for offset in sorted({d, d + more * c, -(-d // step) * step}):  # the minimum, larger, the planner's
+        for path in available_paths():
+            got = run_in_place(case, path, offset)
+            np.testing.assert_array_equal(got, want, err_msg=f"path {path}, in place at D = {offset} (minimum {d})")
+
+
+@st.composite
+def revealing_cases(draw: st.DrawFn) -> Case:
+    """A depthwise case whose input values (126, 127) no output value (0 .. taps) can take: all
+    weights 1, input zero point 126, output = the accumulator (multiplier 2**30, shift 1).
+    An output byte written over an input byte that is read afterwards lowers that read by at
+    least 126 - taps, and every overwrite lowers: the corrupted output is always smaller."""
+    case = draw(conv_cases("depthwise_conv2d", depth_multiplier=1))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = rng.integers(126, 128, case.x.shape).astype(np.int8)
+    w = np.ones(case.w.shape, np.int8)
+    c = w.shape[-1]
+    kw = {k: v for k, v in case.kwargs.items() if k in ("stride", "padding", "dilation", "depth_multiplier")}
+    kw |= dict(input_zp=126, output_zp=0, multiplier=np.full(c, 2**30), shift=np.ones(c, np.int64))
+    return Case("depthwise_conv2d", x, w, None, kw, case.out_shape, notes=case.notes)
+
+
+@given(case=revealing_cases())
+def test_the_offset_is_minimal(case: Case) -> None:
+    """One byte (or one pixel) less and the reference path reads an input byte after an earlier
+    output overwrote it: output pixel q* - 1 lands on first(q*), which q* then reads."""
+    want = case.call(ps.reference.depthwise_conv2d)
+    assert want.min() >= 0 and want.max() <= math.prod(case.w.shape[:2]) < 126
+    d = offset_of(case)
+    c = case.x.shape[3]
+    for smaller in (d - c, d - 1):
+        if smaller < 0:
+            continue
+        got = run_in_place(case, "ref", smaller)
+        assert (got <= want).all() and (got < want).any(), f"D = {smaller} (minimum {d}) did not corrupt"
+
+
+@given(case=st.integers(2, 4).flatmap(lambda m: conv_cases("depthwise_conv2d", depth_multiplier=m)))
+def test_no_in_place_with_a_depth_multiplier(case: Case) -> None:
+    """Output channel oc reads input channel oc / M: not channel-local, so no offset (PS_ERR_PARAM)."""
+    assert offset_of(case) is None
+    g = geometry(case)
+    offset = ffi.new("size_t *")
+    status = lib.ps_depthwise_conv2d_inplace_offset(_ops._conv_params(g), _ops._dims(case.x.shape),
+                                                    _ops._filter_dims("depthwise_conv2d", case.w.shape), offset)
+    assert status == lib.PS_ERR_PARAM
+
+
+def test_offset_statuses() -> None:
+    """The geometry checks of the kernel itself, each status path."""
+    g = _args.conv_geometry("depthwise_conv2d", (1, 5, 5, 2), (3, 3, 2), padding="same")
+    conv, x, w = _ops._conv_params(g), _ops._dims((1, 5, 5, 2)), _ops._filter_dims("depthwise_conv2d", (3, 3, 2))
+    offset = ffi.new("size_t *")
+    assert lib.ps_depthwise_conv2d_inplace_offset(conv, x, w, offset) == lib.PS_OK
+    assert offset[0] == 2 * (5 + 1)  # one row and one pixel of 2 channels
+    for args in [(ffi.NULL, x, w, offset), (conv, ffi.NULL, w, offset), (conv, x, ffi.NULL, offset),
+                 (conv, x, w, ffi.NULL)]:
+        assert lib.ps_depthwise_conv2d_inplace_offset(*args) == lib.PS_ERR_NULL
+    bad = ffi.new("ps_conv_params *", conv[0])
+    bad.stride_w = 0
+    assert lib.ps_depthwise_conv2d_inplace_offset(bad, x, w, offset) == lib.PS_ERR_PARAM
+    assert lib.ps_depthwise_conv2d_inplace_offset(conv, x, _ops._filter_dims("depthwise_conv2d", (3, 3, 3)),
+                                                  offset) == lib.PS_ERR_SHAPE
+    valid = _ops._conv_params(_args.conv_geometry("depthwise_conv2d", (1, 5, 5, 2), (3, 3, 2)))
+    assert lib.ps_depthwise_conv2d_inplace_offset(valid, _ops._dims((1, 2, 5, 2)), w, offset) == lib.PS_ERR_OUTPUT_SIZE
+    assert lib.ps_depthwise_conv2d_inplace_offset(conv, _ops._dims((1, 0, 5, 2)), w, offset) == lib.PS_ERR_SHAPE
