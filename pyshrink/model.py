@@ -396,14 +396,35 @@ def _kernel(layer: Layer) -> _ops.Kernel:
     return _ops.Kernel(layer.op, call, _args.fused_pool_geometry(call.geometry.out_shape, **pool_kw))
 
 
+_GEOMETRY_KEYS = ("stride", "padding", "dilation", "depth_multiplier")
+
+
+def inplace_offset(layer: Layer) -> int | None:
+    """Bytes below its input at which a step's output may start, overwriting that input
+    (ps_depthwise_conv2d_inplace_offset, rounded up to a multiple of the channel count
+    that keeps the arena's alignment); None if the step cannot run in place."""
+    if layer.op != "depthwise_conv2d" or layer.weights is None:
+        return None
+    geometry = {k: layer.params[k] for k in _GEOMETRY_KEYS if k in layer.params}
+    d = _ops.depthwise_inplace_offset(layer.input_shape, layer.weights.shape, **geometry)
+    if d is None:
+        return None
+    step = math.lcm(layer.input_shape[-1], planner.ALIGNMENT)  # still d + a multiple of C
+    return -(-d // step) * step
+
+
 def plan_layers(layers: Sequence[Layer], tensor_bytes: Mapping[int, int], input_tensor: int,
-                output_tensors: Iterable[int]) -> planner.Plan:
+                output_tensors: Iterable[int], *, inplace: bool = True) -> planner.Plan:
     """The arena plan of executed steps: one buffer per activation tensor and per step's scratch.
 
     `tensor_bytes` maps each tensor index to its size; a reshape's output aliases its
     input. The input tensor is alive from the first step (written before it), each
-    output tensor until the last step (read after it). `Model` plans with this, and so
-    do cost sketches (ps.sketch) and the report's what-if variants.
+    output tensor until the last step (read after it). With `inplace`, a depthwise step
+    (depth multiplier 1) whose input is read by no later step and is no model output
+    may write its output over that input, starting `inplace_offset` bytes below it (the
+    model input too: the runner copies it into the arena, so the caller's array is never
+    touched); it does where that does not enlarge the arena (planner.plan_inplace). `Model` plans with this, and so do cost sketches (ps.sketch) and the
+    report's what-if variants.
     """
     root: dict[int, int] = {}
     for layer in layers:
@@ -421,12 +442,21 @@ def plan_layers(layers: Sequence[Layer], tensor_bytes: Mapping[int, int], input_
     for layer in layers:
         use(layer.input, layer.index)
         use(layer.output, layer.index)
-    for out in output_tensors:
+    outputs = {root.get(out, out) for out in output_tensors}
+    for out in outputs:
         use(out, last_step)  # read after the last step
     buffers = [planner.Buffer(t, tensor_bytes[t], lo, hi) for t, (lo, hi) in span.items()]
     buffers += [planner.Buffer(("scratch", layer.index), layer.scratch_bytes, layer.index, layer.index)
                 for layer in layers if layer.scratch_bytes]
-    return planner.plan(buffers, len(layers), aliases=root)
+    relations = []
+    for layer in layers if inplace else ():
+        source = root.get(layer.input, layer.input)
+        if span[source][1] != layer.index or source in outputs:
+            continue  # the input is read later: it must stay whole
+        d = inplace_offset(layer)
+        if d is not None and d < tensor_bytes[layer.output]:  # else no overlap, nothing saved
+            relations.append(planner.InPlace(layer.output, source, d))
+    return planner.plan_inplace(buffers, len(layers), aliases=root, candidates=relations)
 
 
 # ---- the model -----------------------------------------------------------------------------
@@ -435,13 +465,14 @@ def plan_layers(layers: Sequence[Layer], tensor_bytes: Mapping[int, int], input_
 class Model:
     """A loaded int8 model: call it on int8 input to get LiteRT's output bytes."""
 
-    def __init__(self, graph: Graph, *, fuse: bool = True):
+    def __init__(self, graph: Graph, *, fuse: bool = True, inplace: bool = True):
         if len(graph.inputs) != 1:
             raise ModelError(f"the model has {len(graph.inputs)} inputs; pyshrink runs models with one")
         if not graph.outputs:
             raise ModelError("the model has no outputs")
         self.graph = graph
         self.fused = fuse
+        self.inplace = inplace
         self.input = graph.tensors[graph.inputs[0]]
         self.outputs = tuple(graph.tensors[i] for i in graph.outputs)
         for t, what in [(self.input, "input"), *[(o, "output") for o in self.outputs]]:
@@ -490,7 +521,7 @@ class Model:
     def _plan(self) -> planner.Plan:
         """One buffer per activation tensor (reshapes alias their input) and per step's scratch."""
         return plan_layers(self.layers, {t.index: t.nbytes for t in self.graph.tensors}, self.input.index,
-                           [o.index for o in self.outputs])
+                           [o.index for o in self.outputs], inplace=self.inplace)
 
     # -- running --
 
@@ -525,7 +556,8 @@ class Model:
         With check=True each step runs under watch: the arena bytes that are not alive at
         that step are filled with random values first (so a read outside the plan gives a
         wrong answer), and afterwards every byte outside the step's output and scratch
-        regions must be unchanged (a write outside the plan raises AssertionError).
+        regions must be unchanged (a write outside the plan raises AssertionError). An
+        in-place step's output overlaps its dying input: those bytes hold the input.
         """
         self._set_input(x)
         tensors = {self.input.index: self._view(self.input.index).copy()}
@@ -552,18 +584,20 @@ class Model:
         """Randomise the bytes this step must not read; return the mask it may write.
 
         Not read: every buffer not alive at this step, and the step's own output and
-        scratch (alive, but holding nothing yet). Written: the output and scratch only.
+        scratch (alive, but holding nothing yet) where no other live buffer (an in-place
+        step's input) lies. Written: the output and scratch only.
         """
         readable = np.zeros(self._arena.size, dtype=bool)
         writable = np.zeros(self._arena.size, dtype=bool)
+        own = [self.plan.buffer(layer.output)]
+        if layer.scratch_bytes:
+            own.append(self.plan.buffer(("scratch", layer.index)))
         for b in self.plan.buffers:
-            if b.alive_at(layer.index):
+            if b.alive_at(layer.index) and b not in own:
                 readable[b.offset:b.end] = True
-        for key in (layer.output, ("scratch", layer.index)):
-            if key != ("scratch", layer.index) or layer.scratch_bytes:
-                b = self.plan.buffer(key)
-                writable[b.offset:b.end] = True
-        garbage = ~readable | writable
+        for b in own:
+            writable[b.offset:b.end] = True
+        garbage = ~readable
         self._arena[garbage] = rng.integers(0, 256, int(garbage.sum()), dtype=np.uint8)
         return writable
 
@@ -577,7 +611,11 @@ class Model:
     def summary(self) -> str:
         lines = [f"{'#':>3} {'op':<26} {'input':<18}    {'output':<18} [TFLite operators]"]
         lines += [str(layer) for layer in self.layers]
-        lines.append(f"arena: {self.plan.peak_bytes:,} bytes ({'fused' if self.fused else 'unfused'})")
+        for r in self.plan.inplace:
+            step = next(layer.index for layer in self.layers if layer.output == r.output)
+            lines.append(f"in place: step {step} writes its output {r.offset:,} bytes below its input, over it")
+        lines.append(f"arena: {self.plan.peak_bytes:,} bytes ({'fused' if self.fused else 'unfused'}"
+                     f"{'' if self.inplace else ', no in-place'})")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -585,12 +623,16 @@ class Model:
                 f"arena {self.plan.peak_bytes:,} bytes, {'fused' if self.fused else 'unfused'}>")
 
 
-def load_tflite(model: str | os.PathLike | bytes | bytearray | memoryview, *, fuse: bool = True) -> Model:
+def load_tflite(model: str | os.PathLike | bytes | bytearray | memoryview, *, fuse: bool = True,
+                inplace: bool = True) -> Model:
     """Load an int8 .tflite model (a path or its bytes) to run with pyshrink's kernels.
+
+    `fuse`: conv + average pool pairs run as the fused kernel. `inplace`: a depthwise
+    step whose input dies there writes its output over that input (a smaller arena).
 
     Raises ModelError (a ValueError) naming the problem for anything it cannot run:
     not a flatbuffer, truncated, float, an unsupported operator (named, with its index)
     or fused activation, a pool that changes quantization, a tensor shape that does not
     match its operator.
     """
-    return Model(parse(model), fuse=fuse)
+    return Model(parse(model), fuse=fuse, inplace=inplace)

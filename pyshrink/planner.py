@@ -5,7 +5,13 @@ it (inclusive). Buffers are placed greedily, largest first (as TFLite Micro's
 GreedyMemoryPlanner does): each goes at the lowest aligned offset where it does
 not overlap any already placed buffer whose lifetime overlaps its own. The
 arena size is the highest end offset. The plan is checked after it is made: no
-two buffers that are alive at the same step share a byte.
+two buffers that are alive at the same step share a byte, except an in-place pair.
+
+In place: a step may write its output over its own input when the input dies at
+that step and the kernel allows it (an `InPlace`: the output exactly `offset` bytes
+below the input, as ps_depthwise_conv2d_inplace_offset allows). Such buffers are
+placed together, as one unit whose members keep their relative offsets (a chain,
+when an in-place output is itself the dying input of a later in-place step).
 """
 
 from __future__ import annotations
@@ -39,16 +45,29 @@ class Buffer:
 
 
 @dataclass(frozen=True)
+class InPlace:
+    """Buffer `output` starts exactly `offset` bytes below buffer `input` and may overlap it:
+    the step that writes `output` reads `input` for the last time, and its kernel reads every
+    input byte before it writes over it."""
+
+    output: Hashable
+    input: Hashable
+    offset: int
+
+
+@dataclass(frozen=True)
 class Plan:
     """Where every buffer lives; `peak_bytes` is the arena size a run allocates.
 
-    `aliases` maps a key that shares another's bytes (a reshaped tensor) to that key.
+    `aliases` maps a key that shares another's bytes (a reshaped tensor) to that key;
+    `inplace` lists the outputs placed over their own (dying) inputs.
     """
 
     peak_bytes: int
     buffers: tuple[Buffer, ...]
     steps: int
     aliases: dict[Hashable, Hashable] = field(default_factory=dict)
+    inplace: tuple[InPlace, ...] = ()
 
     def buffer(self, key: Hashable) -> Buffer:
         key = self.aliases.get(key, key)
@@ -60,10 +79,24 @@ class Plan:
     def offset(self, key: Hashable) -> int:
         return self.buffer(key).offset
 
+    def inplace_offset(self, key: Hashable) -> int | None:
+        """How many bytes below its input the in-place output `key` starts, or None."""
+        key = self.aliases.get(key, key)
+        return next((r.offset for r in self.inplace if r.output == key), None)
+
     @property
     def live_bytes(self) -> tuple[int, ...]:
-        """Bytes of the buffers alive at each step (without alignment gaps)."""
-        return tuple(sum(b.size for b in self.buffers if b.alive_at(s)) for s in range(self.steps))
+        """Bytes the buffers alive at each step occupy (an in-place overlap counted once;
+        without alignment gaps)."""
+        result = []
+        for s in range(self.steps):
+            total = reach = 0
+            for lo, hi in sorted((b.offset, b.end) for b in self.buffers if b.alive_at(s)):
+                if hi > reach:
+                    total += hi - max(lo, reach)
+                    reach = hi
+            result.append(total)
+        return tuple(result)
 
     @property
     def offsets(self) -> dict[Hashable, int]:
@@ -76,32 +109,105 @@ def _align(n: int) -> int:
     return (n + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
 
 
-def plan(buffers: Iterable[Buffer], steps: int, aliases: dict[Hashable, Hashable] | None = None) -> Plan:
+def _units(todo: list[Buffer], inplace: tuple[InPlace, ...]) -> list[list[tuple[Buffer, int]]]:
+    """The buffers as placement units: each a list of (buffer, offset within the unit).
+    A buffer in no in-place relation is a unit of its own; in-place chains are one unit."""
+    by_key = {b.key: b for b in todo}
+    below: dict[Hashable, InPlace] = {}  # input key -> its relation
+    outputs: set[Hashable] = set()
+    for r in inplace:
+        if r.input not in by_key or r.output not in by_key:
+            raise ValueError(f"in-place relation {r!r} names a buffer that is not planned")
+        if by_key[r.input].last != by_key[r.output].first:
+            raise ValueError(f"in-place output {r.output!r} must be written at the step its input "
+                             f"{r.input!r} is last read")
+        if r.offset < 0 or r.offset % ALIGNMENT:
+            raise ValueError(f"in-place offset {r.offset} must be a non-negative multiple of {ALIGNMENT}")
+        if r.input in below or r.output in outputs:
+            raise ValueError(f"buffer {r.input!r} or {r.output!r} is in two in-place relations")
+        below[r.input] = r
+        outputs.add(r.output)
+    units, covered = [], 0
+    for head in todo:
+        if head.key in outputs:
+            continue  # placed with the buffer it overwrites
+        chain, rel = [head], [0]
+        while chain[-1].key in below:
+            r = below[chain[-1].key]
+            chain.append(by_key[r.output])
+            rel.append(rel[-1] - r.offset)
+        low = min(rel)
+        units.append([(b, off - low) for b, off in zip(chain, rel)])
+        covered += len(chain)
+    if covered != len(todo):
+        raise ValueError("in-place relations form a cycle")
+    return units
+
+
+def plan(buffers: Iterable[Buffer], steps: int, aliases: dict[Hashable, Hashable] | None = None,
+         inplace: Iterable[InPlace] = ()) -> Plan:
     """Place the buffers (offsets ignored on input) and verify the result."""
     todo = [b for b in buffers if b.size > 0]
     if len({b.key for b in todo}) != len(todo):
         raise ValueError("buffer keys must be unique")
+    relations = tuple(inplace)
     placed: list[Buffer] = []
-    # Largest first; ties by first use so equal sizes pack in time order.
-    for buf in sorted(todo, key=lambda b: (-b.size, b.first, str(b.key))):
-        conflicts = sorted((p for p in placed if p.overlaps_in_time(buf)), key=lambda p: p.offset)
-        offset = 0
-        for p in conflicts:
-            if offset + buf.size <= p.offset:
-                break  # fits in the gap before p
-            offset = max(offset, _align(p.end))
-        placed.append(Buffer(buf.key, buf.size, buf.first, buf.last, offset))
+    # Largest first (a unit by its extent); ties by first use so equal sizes pack in time order.
+    units = sorted(_units(todo, relations), key=lambda u: (-max(off + b.size for b, off in u),
+                                                           min(b.first for b, _ in u), str(u[0][0].key)))
+    for unit in units:
+        conflicts = [(b, off, p) for b, off in unit for p in placed if p.overlaps_in_time(b)]
+        # The lowest feasible base puts some member right after a conflict (or is 0).
+        candidates = sorted({0} | {_align(p.end) - off for _, off, p in conflicts if _align(p.end) >= off})
+        base = next(c for c in candidates
+                    if all(c + off + b.size <= p.offset or p.end <= c + off for b, off, p in conflicts))
+        placed += [Buffer(b.key, b.size, b.first, b.last, base + off) for b, off in unit]
     peak = max((b.end for b in placed), default=0)
-    result = Plan(peak, tuple(sorted(placed, key=lambda b: (b.first, b.offset))), steps, dict(aliases or {}))
+    result = Plan(peak, tuple(sorted(placed, key=lambda b: (b.first, b.offset))), steps, dict(aliases or {}),
+                  relations)
     verify(result)
     return result
 
 
+def plan_inplace(buffers: Iterable[Buffer], steps: int, aliases: dict[Hashable, Hashable] | None = None,
+                 candidates: Iterable[InPlace] = ()) -> Plan:
+    """`plan` with those of the candidate in-place relations that do not enlarge the arena.
+
+    Greedy placement with a unit fixed in shape can do worse than without it (an in-place
+    output sits below its input, so alternating steps drift down), so each candidate, in
+    order, is kept only if the peak does not grow; a second pass keeps only those that
+    lower it (a neutral one kept early can block a later one that helps). The lower peak
+    wins, the pass that keeps more relations on a tie; never more than planning without."""
+    buffers = list(buffers)
+    candidates = list(candidates)
+    best = plan(buffers, steps, aliases)
+    for strict in (False, True):
+        kept: list[InPlace] = []
+        current = plan(buffers, steps, aliases)
+        for r in candidates:
+            trial = plan(buffers, steps, aliases, kept + [r])
+            if trial.peak_bytes < current.peak_bytes or (not strict and trial.peak_bytes == current.peak_bytes):
+                kept.append(r)
+                current = trial
+        if (current.peak_bytes, -len(current.inplace)) < (best.peak_bytes, -len(best.inplace)):
+            best = current
+    return best
+
+
 def verify(p: Plan) -> None:
-    """Raise if two buffers alive at the same step overlap, or one leaves the arena."""
+    """Raise if two buffers alive at the same step overlap (unless they are an in-place pair
+    at its exact offset), or one leaves the arena."""
+    pairs = {}
+    for r in p.inplace:
+        out, src = p.buffer(r.output), p.buffer(r.input)
+        if out.offset != src.offset - r.offset or src.last != out.first:
+            raise AssertionError(f"in-place output {r.output!r} is not {r.offset} bytes below its dying input "
+                                 f"{r.input!r}")
+        pairs[frozenset((r.output, r.input))] = r
     for i, a in enumerate(p.buffers):
         if a.offset < 0 or a.end > p.peak_bytes or a.offset % ALIGNMENT:
             raise AssertionError(f"buffer {a.key!r} at [{a.offset}, {a.end}) is outside the arena or unaligned")
         for b in p.buffers[i + 1:]:
-            if a.overlaps_in_time(b) and a.offset < b.end and b.offset < a.end:
+            if (a.overlaps_in_time(b) and a.offset < b.end and b.offset < a.end
+                    and frozenset((a.key, b.key)) not in pairs):
                 raise AssertionError(f"buffers {a.key!r} and {b.key!r} are alive together and overlap")

@@ -19,16 +19,19 @@ strides 1-4, dilations 1-3, valid/same/explicit padding beyond the kernel, chann
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 import pyshrink as ps
 from kernel_paths import available_paths
 from pyshrink import _args, _ops, planner
 from pyshrink._pyshrink import ffi, lib
+from pyshrink._tflite import Graph, Operator, Tensor
+from pyshrink.model import Model, inplace_offset
 from strategies import Case, conv_cases, out_size
 
 
@@ -164,3 +167,121 @@ def test_offset_statuses() -> None:
     valid = _ops._conv_params(_args.conv_geometry("depthwise_conv2d", (1, 5, 5, 2), (3, 3, 2)))
     assert lib.ps_depthwise_conv2d_inplace_offset(valid, _ops._dims((1, 2, 5, 2)), w, offset) == lib.PS_ERR_OUTPUT_SIZE
     assert lib.ps_depthwise_conv2d_inplace_offset(conv, _ops._dims((1, 0, 5, 2)), w, offset) == lib.PS_ERR_SHAPE
+
+
+# ---- the arena: the planner places in-place outputs, models run them -----------------------
+
+
+@settings(max_examples=200)
+@given(specs=st.lists(st.tuples(st.integers(1, 5000), st.integers(0, 9), st.integers(0, 5)), min_size=1,
+                      max_size=20),
+       picks=st.lists(st.tuples(st.integers(0, 19), st.integers(0, 19), st.integers(0, 1300)), max_size=30))
+def test_planner_places_in_place_pairs_at_their_offset(specs: list[tuple[int, int, int]],
+                                                       picks: list[tuple[int, int, int]]) -> None:
+    """Random buffers, random in-place relations (an output written at the step its input is last
+    read): each output sits exactly its offset below its input, nothing else overlaps (verify),
+    and plan_inplace never gives a larger arena than planning without them."""
+    buffers = [planner.Buffer(i, size, first, first + length) for i, (size, first, length) in enumerate(specs)]
+    relations, sources, targets = [], set(), set()
+    for i, j, words in picks:  # lower index -> higher index: no cycles
+        if i < j < len(buffers) and buffers[i].last == buffers[j].first and i not in sources and j not in targets:
+            relations.append(planner.InPlace(j, i, 4 * words))
+            sources.add(i)
+            targets.add(j)
+    p = planner.plan(buffers, 15, inplace=relations)
+    planner.verify(p)
+    for r in relations:
+        assert p.offset(r.output) == p.offset(r.input) - r.offset
+        assert p.inplace_offset(r.output) == r.offset
+    assert max(p.live_bytes) <= p.peak_bytes
+    alone = planner.plan(buffers, 15)
+    chosen = planner.plan_inplace(buffers, 15, candidates=relations)
+    assert chosen.peak_bytes <= alone.peak_bytes
+    assert set(chosen.inplace) <= set(relations)
+
+
+def test_planner_rejects_bad_in_place_pairs() -> None:
+    a, b = planner.Buffer("a", 64, 0, 1), planner.Buffer("b", 64, 1, 2)
+    with pytest.raises(ValueError, match="last read"):
+        planner.plan([a, planner.Buffer("b", 64, 2, 3)], 4, inplace=[planner.InPlace("b", "a", 8)])
+    with pytest.raises(ValueError, match="multiple of 4"):
+        planner.plan([a, b], 3, inplace=[planner.InPlace("b", "a", 6)])
+    p = planner.plan([a, b], 3, inplace=[planner.InPlace("b", "a", 8)])
+    assert (p.offset("a"), p.offset("b"), p.peak_bytes) == (8, 0, 72)
+    assert p.live_bytes == (64, 72, 64)  # the overlap counted once
+    moved = planner.Plan(80, (planner.Buffer("a", 64, 0, 1, 16), planner.Buffer("b", 64, 1, 2, 0)), 3, {},
+                         p.inplace)
+    with pytest.raises(AssertionError, match="not 8 bytes below"):
+        planner.verify(moved)
+    with pytest.raises(AssertionError, match="overlap"):  # the same overlap without the relation
+        planner.verify(planner.Plan(72, p.buffers, 3))
+
+
+def _tensor(index: int, shape: tuple[int, ...], dtype: str, scale: Any, zero_point: Any,
+            data: np.ndarray | None = None, axis: int = 0) -> Tensor:
+    return Tensor(index, f"t{index}", shape, dtype, np.atleast_1d(np.asarray(scale, np.float32)),
+                  np.atleast_1d(np.asarray(zero_point, np.int64)), axis, data)
+
+
+@st.composite
+def depthwise_chains(draw: st.DrawFn) -> tuple[Graph, bool]:
+    """A graph of 1-3 consecutive DEPTHWISE_CONV_2D (multiplier 1) on the model input, random
+    geometry and quantization; with `keep`, the first one's output is also a model output (so
+    the next one must not overwrite it)."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    n, c = draw(st.integers(1, 3)), draw(st.integers(1, 20))
+    shape = (n, draw(st.integers(1, 14)), draw(st.integers(1, 14)), c)
+    tensors = [_tensor(0, shape, "int8", 0.05, draw(st.integers(-128, 127)))]
+    ops, count = [], draw(st.integers(1, 3))
+    for i in range(count):
+        k = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+        geo = dict(stride=(draw(st.integers(1, 3)), draw(st.integers(1, 3))),
+                   dilation=(draw(st.integers(1, 2)), draw(st.integers(1, 2))),
+                   padding=draw(st.sampled_from(["same", "valid"])))
+        if any((kk - 1) * d + 1 > size for kk, d, size in zip(k, geo["dilation"], shape[1:3])):
+            geo["padding"] = "same"
+        out = _args.conv_geometry("depthwise_conv2d", shape, (*k, c), **geo).out_shape
+        w_scale = rng.uniform(0.002, 0.02, c)
+        x_id, w_id, b_id, y_id = len(tensors) - 1, len(tensors), len(tensors) + 1, len(tensors) + 2
+        tensors += [
+            _tensor(w_id, (1, *k, c), "int8", w_scale, np.zeros(c), rng.integers(-127, 128, (1, *k, c)).astype(np.int8), 3),
+            _tensor(b_id, (c,), "int32", 0.05 * w_scale, np.zeros(c), rng.integers(-2000, 2001, c).astype(np.int32)),
+            _tensor(y_id, out, "int8", 0.05 * np.sqrt(k[0] * k[1]), draw(st.integers(-128, 127))),
+        ]
+        ops.append(Operator(i, "DEPTHWISE_CONV_2D", (x_id, w_id, b_id), (y_id,),
+                            dict(geo, activation=draw(st.sampled_from(["NONE", "RELU"])), depth_multiplier=1)))
+        shape = out
+    keep = count > 1 and draw(st.booleans())
+    outputs = (3, len(tensors) - 1) if keep else (len(tensors) - 1,)
+    return Graph(tuple(tensors), tuple(ops), (0,), outputs), keep
+
+
+@given(chain=depthwise_chains(), seed=st.integers(0, 2**32 - 1))
+def test_models_run_depthwise_in_place(chain: tuple[Graph, bool], seed: int) -> None:
+    """A model whose depthwise steps overwrite their inputs (the model input first, then each
+    in-place output in turn) gives, under the arena watch, the reference's every tensor and the
+    bytes of the plan without in place, in an arena no larger; an input that is still read
+    (a model output) is never overwritten."""
+    graph, keep = chain
+    m, separate = Model(graph), Model(graph, inplace=False)
+    assert not separate.plan.inplace and m.plan.peak_bytes <= separate.plan.peak_bytes
+    x = np.random.default_rng(seed).integers(-128, 128, m.input.shape, dtype=np.int8)
+    produced = m.run(x, check=True)
+    want = x
+    for layer in m.layers:
+        want = ps.reference.depthwise_conv2d(want, layer.weights, layer.bias, **layer.params)
+        np.testing.assert_array_equal(produced[layer.output], want, err_msg=f"step {layer.index}")
+    for got, expected in zip(m(x), separate(x)) if keep else [(m(x), separate(x))]:
+        np.testing.assert_array_equal(got, expected)
+    last_read = {layer.input: layer.index for layer in m.layers}
+    for r in m.plan.inplace:
+        layer = next(layer for layer in m.layers if layer.output == r.output)
+        assert r.input == layer.input and last_read[layer.input] == layer.index
+        assert r.input not in graph.outputs
+        assert r.offset == inplace_offset(layer) and r.offset % layer.input_shape[3] == 0
+    if keep:
+        assert m.plan.inplace_offset(m.layers[1].output) is None  # its input is a model output
+    if len(m.layers) == 1:  # one step: in place saves whenever the output overlaps the input
+        overlaps = inplace_offset(m.layers[0]) < math.prod(m.layers[0].output_shape)
+        assert (m.plan.inplace_offset(m.layers[0].output) is not None) == overlaps
+    event(f"{len(m.plan.inplace)} of {len(m.layers)} steps in place")

@@ -54,8 +54,8 @@ def _interpreter(path: str):
 
 
 @lru_cache(maxsize=None)
-def model(path: Path, fuse: bool) -> ps.Model:
-    return ps.load_tflite(path, fuse=fuse)
+def model(path: Path, fuse: bool, inplace: bool = True) -> ps.Model:
+    return ps.load_tflite(path, fuse=fuse, inplace=inplace)
 
 
 def test_fixture_sets_are_there() -> None:
@@ -64,12 +64,13 @@ def test_fixture_sets_are_there() -> None:
             "pool_variety", "conv_pool_shared"} <= {p.stem for p in NETWORKS}
 
 
+@pytest.mark.parametrize("inplace", [True, False], ids=["inplace", "no-inplace"])
 @pytest.mark.parametrize("fuse", [True, False], ids=["fused", "unfused"])
 @pytest.mark.parametrize("path", RUNNABLE, ids=lambda p: p.stem)
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), constant=st.sampled_from([None, -128, 127, 0]))
-def test_every_tensor_equals_litert(path: Path, fuse: bool, seed: int, constant: int | None) -> None:
-    m = model(path, fuse)
+def test_every_tensor_equals_litert(path: Path, fuse: bool, inplace: bool, seed: int, constant: int | None) -> None:
+    m = model(path, fuse, inplace)
     rng = np.random.default_rng(seed)
     x = (rng.integers(-128, 128, m.input.shape, dtype=np.int8) if constant is None
          else np.full(m.input.shape, constant, np.int8))
@@ -146,11 +147,22 @@ def test_fused_plan_never_holds_the_pre_pool_tensor(path: Path) -> None:
 
 def test_planned_peaks() -> None:
     """The README table: fused vs unfused arena bytes, from the planner the run uses."""
-    peaks = {p.stem: (model(p, False).plan.peak_bytes, model(p, True).plan.peak_bytes) for p in RUNNABLE
-             if p.parent.name == "models"}
-    assert peaks["mobilenet_slice_96"] == (55_296, 36_864)  # 18,432 + 36,864 pre-pool; two 18,432 maps
+    nets = [p for p in RUNNABLE if p.parent.name == "models"]
+    peaks = {p.stem: (model(p, False).plan.peak_bytes, model(p, True).plan.peak_bytes) for p in nets}
+    separate = {p.stem: (model(p, False, False).plan.peak_bytes, model(p, True, False).plan.peak_bytes)
+                for p in nets}
+    # without in place: 18,432 + 36,864 pre-pool; fused, the two 18,432 maps of the depthwise step
+    assert separate["mobilenet_slice_96"] == (55_296, 2 * 18_432)
+    # in place, the depthwise output starts one row and one pixel ((48 + 1) x 8 bytes) below its
+    # input: the peak is now at the first conv, its 96x96x1 input beside its 48x48x8 output, which
+    # the depthwise output must clear by those 392 bytes (it lies below the conv output)
+    assert peaks["mobilenet_slice_96"] == (55_296, 96 * 96 + 48 * 48 * 8 + (48 + 1) * 8)
+    assert model(_net("mobilenet_slice_96"), True).plan.inplace_offset(
+        model(_net("mobilenet_slice_96"), True).layers[1].output) == (48 + 1) * 8
     assert peaks["per_tensor"][1] < peaks["per_tensor"][0]
     assert peaks["relu_n1_to_1"][1] < peaks["relu_n1_to_1"][0]
+    for name in peaks:  # in place never enlarges an arena
+        assert peaks[name][0] <= separate[name][0] and peaks[name][1] <= separate[name][1], name
 
 
 def test_one_arena_allocated_once_and_outputs_are_copies() -> None:
