@@ -19,7 +19,7 @@ import json
 import math
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -69,10 +69,11 @@ class StepCost:
     bias_bytes: int
     activation_bytes: int  # the step's output tensor
     scratch_bytes: int
-    live_bytes: int  # bytes of the buffers alive at this step, from the arena plan
+    live_bytes: int  # bytes the buffers alive at this step occupy, from the arena plan
     weight_share: float | None  # weights / (weights + the convolution's output), as the article
     alias: bool = False  # a reshape: its output shares its input's bytes
     pool_detail: str = ""  # a fused step's pool window, stride, padding
+    inplace_offset: int | None = None  # in place: the output starts this many bytes below its input
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -84,6 +85,7 @@ class StepCost:
             "macs": self.macs, "weight_bytes": self.weight_bytes, "bias_bytes": self.bias_bytes,
             "activation_bytes": self.activation_bytes, "scratch_bytes": self.scratch_bytes,
             "live_bytes": self.live_bytes, "weight_share": self.weight_share, "aliases_input": self.alias,
+            "inplace_offset": self.inplace_offset,
         }
 
 
@@ -122,7 +124,7 @@ def _pool_detail(params: dict[str, Any]) -> str:
     return text + (f" {padding}" if padding != "valid" else "")
 
 
-def _step_cost(layer: Layer, live: int) -> StepCost:
+def _step_cost(layer: Layer, live: int, inplace_offset: int | None = None) -> StepCost:
     kind = layer.op.removesuffix("_avgpool")
     fused = kind != layer.op
     parts = (kind, "avg_pool2d") if fused else (layer.op,)
@@ -148,7 +150,8 @@ def _step_cost(layer: Layer, live: int) -> StepCost:
         detail = ""
     return StepCost(layer.index, layer.op, parts, tflite, detail, tuple(layer.input_shape), tuple(layer.output_shape),
                     conv_out, macs, weight_bytes, bias_bytes, costs.activation_bytes(layer.output_shape),
-                    layer.scratch_bytes, live, share, alias=layer.op == "reshape", pool_detail=pool_detail)
+                    layer.scratch_bytes, live, share, alias=layer.op == "reshape", pool_detail=pool_detail,
+                    inplace_offset=inplace_offset)
 
 
 # ---- what-ifs -----------------------------------------------------------------------------
@@ -226,7 +229,7 @@ def _stride2(net: Network, layer: Layer, pool: Layer) -> tuple[Network, Layer] |
     new = Layer(0, kind, (), (), layer.input, pool.output, layer.input_shape, out, placeholder(w_shape), layer.bias,
                 geometry)
     layers = [new if x is layer else x for x in net.layers if x is not pool]
-    return Network(tuple(layers), net.tensor_bytes, net.input_tensor, net.output_tensors), new
+    return replace(net, layers=tuple(layers)), new
 
 
 def _separable(net: Network, layer: Layer) -> tuple[Network, Layer, Layer]:
@@ -242,7 +245,7 @@ def _separable(net: Network, layer: Layer) -> tuple[Network, Layer, Layer]:
     for x in net.layers:
         layers += [dw, pw] if x is layer else [x]
     sizes = dict(net.tensor_bytes) | {t: costs.activation_bytes(dw_out)}
-    return Network(tuple(layers), sizes, net.input_tensor, net.output_tensors), dw, pw
+    return replace(net, layers=tuple(layers), tensor_bytes=sizes), dw, pw
 
 
 def _what_ifs(net: Network, steps: Sequence[Layer]) -> list[WhatIf]:
@@ -304,6 +307,7 @@ class Report:
     what_ifs: tuple[WhatIf, ...]
     budget_bytes: int | None = None
     boards: tuple[tuple[str, int], ...] = field(default=BOARDS)
+    inplace: bool = True  # both plans run depthwise steps in place where that helps
 
     @property
     def fits(self) -> dict[str, bool] | None:
@@ -322,7 +326,7 @@ class Report:
             "layers": [s.to_dict() for s in self.steps],
             "totals": dict(self.totals),
             "what_if": [w.to_dict() for w in self.what_ifs],
-            "budget_bytes": self.budget_bytes, "fits": self.fits,
+            "budget_bytes": self.budget_bytes, "fits": self.fits, "inplace": self.inplace,
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -340,26 +344,29 @@ class Report:
         plot(self, path, boards=self.boards if boards is None else boards)
 
 
-def _resolve(model: Any, fuse: bool | None) -> tuple[str, str, Any, Any, Network]:
+def _resolve(model: Any, fuse: bool | None, inplace: bool | None) -> tuple[str, str, Any, Any, Network]:
     """(name, source, unfused, fused, network as written) of a Model, a Sketch, a path or None."""
     if model is None:
-        sk = article_sketch()
+        sk = article_sketch(inplace=inplace is not False)
         return sk.name, "article", sk.with_fuse(False), sk, sk.network
     if isinstance(model, (str, os.PathLike)):
         path = os.fspath(model)
         if path.lower().endswith((".json", ".yaml", ".yml")):
-            model = load_sketch(path)
+            model = load_sketch(path, inplace=inplace is not False)
         else:
-            model = load_tflite(path)
+            model = load_tflite(path, inplace=inplace is not False)
             name = os.path.basename(path)
-            other = Model(model.graph, fuse=not model.fused)
+            other = Model(model.graph, fuse=not model.fused, inplace=model.inplace)
             return name, "tflite", other, model, Network.of_model(other)
+    if inplace is not None and isinstance(model, (Model, Sketch)) and model.inplace != inplace:
+        model = (Model(model.graph, fuse=model.fused, inplace=inplace) if isinstance(model, Model)
+                 else Sketch(model.input_shape, model.specs, fuse=model.fused, name=model.name, inplace=inplace))
     if isinstance(model, Sketch):
         other = model.with_fuse(not model.fused)
         unfused, fused = (other, model) if model.fused else (model, other)
         return model.name, "sketch", unfused, fused, unfused.network
     if isinstance(model, Model):
-        other = Model(model.graph, fuse=not model.fused)
+        other = Model(model.graph, fuse=not model.fused, inplace=model.inplace)
         unfused, fused = (other, model) if model.fused else (model, other)
         return "model", "tflite", unfused, fused, Network.of_model(unfused)
     raise TypeError(f"report() takes a pyshrink.Model (ps.load_tflite), a pyshrink.Sketch (ps.sketch), a path, "
@@ -367,20 +374,23 @@ def _resolve(model: Any, fuse: bool | None) -> tuple[str, str, Any, Any, Network
 
 
 def report(model: Any = None, *, fuse: bool | None = None, budget: int | str | None = None,
-           name: str | None = None) -> Report:
+           name: str | None = None, inplace: bool | None = None) -> Report:
     """The shrink report of a Model, a Sketch, a .tflite / sketch file path, or (None) the article's layer.
 
     `fuse` selects whose steps are listed (default: the model's own plan, fused for a
     path or None); both plans' peaks are always there. `budget` (bytes, or "64KB") adds
-    whether each plan's arena fits.
+    whether each plan's arena fits. `inplace` plans both with (True) or without (False)
+    in-place depthwise steps (default: as the model or sketch was loaded; True for a
+    path or None).
     """
-    label, source, unfused, fused, network = _resolve(model, fuse)
+    label, source, unfused, fused, network = _resolve(model, fuse, inplace)
     listed_plan = ("fused" if fuse else "unfused") if fuse is not None else (
         "fused" if getattr(model, "fused", True) else "unfused")
     plans = {"unfused": unfused, "fused": fused}
     listed = plans[listed_plan]
     live = listed.plan.live_bytes
-    steps = tuple(_step_cost(layer, live[layer.index]) for layer in listed.layers)
+    steps = tuple(_step_cost(layer, live[layer.index], listed.plan.inplace_offset(layer.output))
+                  for layer in listed.layers)
     totals = {
         "macs": sum(s.macs for s in steps),
         "weight_bytes": sum(s.weight_bytes for s in steps),
@@ -400,6 +410,7 @@ def report(model: Any = None, *, fuse: bool | None = None, budget: int | str | N
         step_ops={p: tuple(layer.op for layer in plans[p].layers) for p in PLANS},
         what_ifs=tuple(_what_ifs(network, listed.layers)),
         budget_bytes=None if budget is None else parse_bytes(budget),
+        inplace=network.inplace,
     )
 
 
@@ -459,6 +470,9 @@ def format_text(r: Report) -> str:
             say(f"  {'':>3}    = {s.parts[0]} {s.detail} -> {_shape(s.conv_output_shape)} ({values:,} values, "
                 f"never stored) + {s.parts[1]} {s.pool_detail}"
                 + (f"   [{' + '.join(s.tflite_ops)}]" if s.tflite_ops else ""))
+        if s.inplace_offset is not None:
+            say(f"  {'':>3}    = in place: its output starts {s.inplace_offset:,} B below its input, over it "
+                f"(live B counts the overlap once)")
     t = r.totals
     say(f"  {'':>3}  {'totals':<25} {'':<20} {'':<12} {'':<12} {t['macs']:>11,} {t['weight_bytes']:>9,} "
         f"{t['bias_bytes']:>7,} {t['activation_bytes']:>8,} {t['scratch_bytes']:>9,} {t['max_live_bytes']:>8,}")
@@ -466,7 +480,8 @@ def format_text(r: Report) -> str:
     say("  the step in the arena plan (activations + scratch); w.share: weights / (weights + the conv's output);")
     say("  totals: sums, except live B (the largest)")
     say("")
-    say("  peak RAM (the arena each plan allocates)")
+    say("  peak RAM (the arena each plan allocates; " + ("depthwise steps in place where that lowers it)"
+                                                        if r.inplace else "no step in place: --no-inplace)"))
     for p in PLANS:
         mark = "   <- listed" if p == r.plan else ""
         say(f"    {p:<8} {r.peak_bytes[p]:>10,} B{mark}")

@@ -88,20 +88,22 @@ class Network:
     """Layers as written (before fusion) and the tensors they use: all the planner needs.
 
     `tensor_bytes` maps every activation tensor index to its size; `input_tensor` is
-    written before the first step and each of `output_tensors` is read after the last.
+    written before the first step and each of `output_tensors` is read after the last;
+    `inplace`: depthwise steps may overwrite their dying input (as a loaded model's).
     """
 
     layers: tuple[Layer, ...]
     tensor_bytes: Mapping[int, int]
     input_tensor: int
     output_tensors: tuple[int, ...]
+    inplace: bool = True
 
     @classmethod
     def of_model(cls, model: Model) -> "Network":
         """A loaded model's graph as written (its unfused layers)."""
-        unfused = model if not model.fused else Model(model.graph, fuse=False)
+        unfused = model if not model.fused else Model(model.graph, fuse=False, inplace=model.inplace)
         return cls(unfused.layers, {t.index: t.nbytes for t in model.graph.tensors if t.data is None},
-                   model.input.index, tuple(o.index for o in model.outputs))
+                   model.input.index, tuple(o.index for o in model.outputs), model.inplace)
 
     def steps(self, fuse: bool) -> tuple[tuple[Layer, ...], planner.Plan]:
         """The executed steps (fused or not) with their scratch, and their arena plan."""
@@ -109,7 +111,8 @@ class Network:
         if fuse:
             layers = _fuse(layers, self.output_tensors)
         layers = [replace(layer, scratch_bytes=layer_scratch_bytes(layer)) for layer in layers]
-        return tuple(layers), plan_layers(layers, self.tensor_bytes, self.input_tensor, self.output_tensors)
+        return tuple(layers), plan_layers(layers, self.tensor_bytes, self.input_tensor, self.output_tensors,
+                                          inplace=self.inplace)
 
     def next_tensor(self) -> int:
         return max(self.tensor_bytes) + 1
@@ -178,7 +181,7 @@ def _padding(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-def _build(input_shape: tuple[int, ...], specs: Sequence[tuple[str, dict[str, Any]]]) -> Network:
+def _build(input_shape: tuple[int, ...], specs: Sequence[tuple[str, dict[str, Any]]], inplace: bool) -> Network:
     """The layer records of a sketch: tensor 0 is the input, step i writes tensor i + 1."""
     shape = input_shape
     layers: list[Layer] = []
@@ -193,7 +196,7 @@ def _build(input_shape: tuple[int, ...], specs: Sequence[tuple[str, dict[str, An
         layers.append(layer)
         shape = layer.output_shape
         sizes[layer.output] = math.prod(shape)
-    return Network(tuple(layers), sizes, 0, (len(layers),))
+    return Network(tuple(layers), sizes, 0, (len(layers),), inplace)
 
 
 def _layer(i: int, op: str, kw: dict[str, Any], x_shape: tuple[int, ...]) -> Layer:
@@ -276,12 +279,13 @@ def _reshape(size: int, target: tuple[Any, ...]) -> tuple[int, ...] | None:
 class Sketch:
     """An architecture without weights: its steps, their costs and the arena plan, like a Model.
 
-    `layers` are the executed steps (fused when `fused`), `plan` their arena plan;
-    `network` is the layer list as written, which the report re-plans for what-ifs.
+    `layers` are the executed steps (fused when `fused`), `plan` their arena plan (with
+    in-place depthwise steps when `inplace`, as a loaded model); `network` is the layer
+    list as written, which the report re-plans for what-ifs.
     """
 
     def __init__(self, input_shape: Sequence[int], layers: Iterable[Any], *, fuse: bool = True,
-                 name: str = "sketch"):
+                 name: str = "sketch", inplace: bool = True):
         if isinstance(input_shape, (str, bytes)) or not isinstance(input_shape, Sequence) or not input_shape:
             raise SketchError(f"input_shape must be a sequence of dimensions, e.g. (1, 49, 10, 1), got {input_shape!r}")
         try:
@@ -299,7 +303,8 @@ class Sketch:
         self.input_shape = shape
         self.specs: tuple[tuple[str, dict[str, Any]], ...] = tuple(specs)
         self.fused = bool(fuse)
-        self.network = _build(shape, self.specs)
+        self.inplace = bool(inplace)
+        self.network = _build(shape, self.specs, self.inplace)
         self.layers, self.plan = self.network.steps(self.fused)
 
     @property
@@ -308,7 +313,7 @@ class Sketch:
 
     def with_fuse(self, fuse: bool) -> "Sketch":
         """The same sketch planned with (True) or without (False) fusion."""
-        return Sketch(self.input_shape, self.specs, fuse=fuse, name=self.name)
+        return Sketch(self.input_shape, self.specs, fuse=fuse, name=self.name, inplace=self.inplace)
 
     def to_dict(self) -> dict[str, Any]:
         """The sketch as its JSON file format (what `load_sketch` reads)."""
@@ -321,7 +326,11 @@ class Sketch:
     def summary(self) -> str:
         lines = [f"{'#':>3} {'op':<26} {'input':<18}    output"]
         lines += [f"{s.index:3d} {s.op:<26} {str(s.input_shape):<18} -> {s.output_shape}" for s in self.layers]
-        lines.append(f"arena: {self.plan.peak_bytes:,} bytes ({'fused' if self.fused else 'unfused'})")
+        for r in self.plan.inplace:
+            step = next(s.index for s in self.layers if s.output == r.output)
+            lines.append(f"in place: step {step} writes its output {r.offset:,} bytes below its input, over it")
+        lines.append(f"arena: {self.plan.peak_bytes:,} bytes ({'fused' if self.fused else 'unfused'}"
+                     f"{'' if self.inplace else ', no in-place'})")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -329,7 +338,8 @@ class Sketch:
                 f"arena {self.plan.peak_bytes:,} bytes, {'fused' if self.fused else 'unfused'}>")
 
 
-def sketch(input_shape: Sequence[int], layers: Iterable[Any], *, fuse: bool = True, name: str = "sketch") -> Sketch:
+def sketch(input_shape: Sequence[int], layers: Iterable[Any], *, fuse: bool = True, name: str = "sketch",
+           inplace: bool = True) -> Sketch:
     """Sketch an architecture from layer specs, e.g. `("conv2d", dict(filters=32, kernel=3))`.
 
     Ops and keywords (defaults in brackets; `activation` is accepted and costs nothing):
@@ -342,12 +352,13 @@ def sketch(input_shape: Sequence[int], layers: Iterable[Any], *, fuse: bool = Tr
       reshape           shape [flatten to (N, -1)];  flatten
       softmax
     `kernel`, `stride`, `dilation` and `pool` take an int or an (h, w) pair; `padding`
-    is "valid", "same" or (top, bottom, left, right). Raises SketchError (a ValueError).
+    is "valid", "same" or (top, bottom, left, right). `inplace=False` plans no depthwise
+    step over its input. Raises SketchError (a ValueError).
     """
-    return Sketch(input_shape, layers, fuse=fuse, name=name)
+    return Sketch(input_shape, layers, fuse=fuse, name=name, inplace=inplace)
 
 
-def load_sketch(path: str | os.PathLike, *, fuse: bool = True) -> Sketch:
+def load_sketch(path: str | os.PathLike, *, fuse: bool = True, inplace: bool = True) -> Sketch:
     """Read a sketch file: JSON, or YAML (.yaml/.yml) when pyyaml is installed."""
     path = os.fspath(path)
     try:
@@ -378,7 +389,7 @@ def load_sketch(path: str | os.PathLike, *, fuse: bool = True) -> Sketch:
     if unknown:
         raise SketchError(f"sketch file {path!r}: unknown key(s) {', '.join(unknown)}")
     name = doc.get("name") or os.path.splitext(os.path.basename(path))[0]
-    return Sketch(doc["input_shape"], doc["layers"], fuse=fuse, name=name)
+    return Sketch(doc["input_shape"], doc["layers"], fuse=fuse, name=name, inplace=inplace)
 
 
 #: The seed article's worked example: a 10x10x3 input, 32 3x3 filters (valid, ReLU), a 2x2 average pool.
@@ -388,6 +399,7 @@ ARTICLE_LAYERS = (
 )
 
 
-def article_sketch(*, fuse: bool = True) -> Sketch:
+def article_sketch(*, fuse: bool = True, inplace: bool = True) -> Sketch:
     """The seed article's layer as a sketch (what `pyshrink report` reports with no model)."""
-    return Sketch((1, 10, 10, 3), ARTICLE_LAYERS, fuse=fuse, name="the seed article's worked example")
+    return Sketch((1, 10, 10, 3), ARTICLE_LAYERS, fuse=fuse, name="the seed article's worked example",
+                  inplace=inplace)

@@ -126,12 +126,13 @@ def _litert_tensors(model_bytes: bytes, x: np.ndarray) -> dict[int, np.ndarray] 
     return {d["index"]: interp.get_tensor(d["index"]) for d in interp.get_tensor_details()}
 
 
-def run_model(path: str, *, input_path: str | None, fuse: bool, check: bool, seed: int, out: Any = sys.stdout) -> int:
+def run_model(path: str, *, input_path: str | None, fuse: bool, check: bool, seed: int, inplace: bool = True,
+              out: Any = sys.stdout) -> int:
     """`pyshrink run`: load a model, run it on random (seeded) or given input, optionally check with LiteRT."""
     from .model import load_tflite
 
     say = lambda *a: print(*a, file=out)  # noqa: E731
-    model = load_tflite(path, fuse=fuse)
+    model = load_tflite(path, fuse=fuse, inplace=inplace)
     if input_path is None:
         x = np.random.default_rng(seed).integers(-128, 128, model.input.shape, dtype=np.int8)
         source = f"random int8 input, seed {seed}"
@@ -158,7 +159,7 @@ def run_model(path: str, *, input_path: str | None, fuse: bool, check: bool, see
 
 
 def run_report(model: str | None, *, sketch: str | None, fuse: bool, as_json: bool, plot: str | None,
-               budget: str | None, out: Any = sys.stdout) -> int:
+               budget: str | None, inplace: bool = True, out: Any = sys.stdout) -> int:
     """`pyshrink report`: per-step costs, both arena plans' peaks, what-ifs; optionally JSON and a plot."""
     from .model import load_tflite
     from ._report import parse_bytes, report
@@ -171,10 +172,10 @@ def run_report(model: str | None, *, sketch: str | None, fuse: bool, as_json: bo
     if path is None:
         subject: Any = None  # the article's layer
     elif sketch is not None or path.lower().endswith((".json", ".yaml", ".yml")):
-        subject = load_sketch(path, fuse=fuse)
+        subject = load_sketch(path, fuse=fuse, inplace=inplace)
     else:
-        subject = load_tflite(path, fuse=fuse)
-    rep = report(subject, fuse=fuse, budget=budget_bytes)
+        subject = load_tflite(path, fuse=fuse, inplace=inplace)
+    rep = report(subject, fuse=fuse, budget=budget_bytes, inplace=inplace)
     if path is not None and rep.source == "tflite":
         rep = replace(rep, name=os.path.basename(path))
     if plot is not None:
@@ -192,11 +193,12 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def run_export(model: str, *, out_dir: str, name: str, fuse: bool, out: Any = sys.stdout) -> int:
+def run_export(model: str, *, out_dir: str, name: str, fuse: bool, inplace: bool = True,
+               out: Any = sys.stdout) -> int:
     """`pyshrink export`: write the model as C (NAME.h, NAME.c and the C core) into out_dir."""
     from .export import export_c
 
-    exp = export_c(model, out_dir, name=name, fuse=fuse)
+    exp = export_c(model, out_dir, name=name, fuse=fuse, inplace=inplace)
     core = len(exp.files) - 2
     print(f"{exp.out_dir}: {exp.name}.h, {exp.name}.c and {core} C core files "
           f"({'fused' if fuse else 'unfused'}, {len(exp.steps)} kernel call{'' if len(exp.steps) == 1 else 's'})",
@@ -217,6 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--input", help="an .npy file of int8 input (default: random, seeded)")
     run.add_argument("--seed", type=int, default=0, help="seed of the random input (default 0)")
     run.add_argument("--no-fuse", action="store_true", help="run the graph as written, without fusion")
+    run.add_argument("--no-inplace", action="store_true",
+                     help="give every depthwise output its own bytes (no step writes over its input)")
     run.add_argument("--check", action="store_true",
                      help="watch the arena plan while running, and compare every tensor with LiteRT")
     rep = commands.add_parser(
@@ -227,6 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     rep.add_argument("--sketch", metavar="FILE", help="a sketch: JSON (or YAML, with pyyaml) layer specs, no weights")
     rep.add_argument("--no-fuse", action="store_true",
                      help="list the unfused plan's steps (both plans' peaks are always shown)")
+    rep.add_argument("--no-inplace", action="store_true",
+                     help="plan both arenas without in-place depthwise steps")
     rep.add_argument("--json", action="store_true", help="print the machine-readable report (JSON) instead")
     rep.add_argument("--plot", metavar="FILE.png", help="draw live bytes per step, unfused | fused (needs matplotlib)")
     rep.add_argument("--budget", metavar="SIZE", help="a RAM budget for the arena, e.g. 64KB or 20000 (KB = 1024 B): "
@@ -238,13 +244,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     exp.add_argument("--out", required=True, metavar="DIR", help="the directory to write (created if missing)")
     exp.add_argument("--name", default="model", help="the C name prefix: NAME.h, NAME_invoke (default: model)")
     exp.add_argument("--no-fuse", action="store_true", help="export the graph as written, without fusion")
+    exp.add_argument("--no-inplace", action="store_true",
+                     help="give every depthwise output its own arena bytes (a larger arena)")
     args = parser.parse_args(argv)
     if args.command is None:
         return run_example()
     if args.command == "report":
         try:
             return run_report(args.model, sketch=args.sketch, fuse=not args.no_fuse, as_json=args.json,
-                              plot=args.plot, budget=args.budget)
+                              plot=args.plot, budget=args.budget, inplace=not args.no_inplace)
         except BrokenPipeError:  # `pyshrink report ... | head`: the reader left, nothing is wrong
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
@@ -253,13 +261,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
     if args.command == "export":
         try:
-            return run_export(args.model, out_dir=args.out, name=args.name, fuse=not args.no_fuse)
+            return run_export(args.model, out_dir=args.out, name=args.name, fuse=not args.no_fuse,
+                              inplace=not args.no_inplace)
         except (ValueError, TypeError, OSError) as exc:  # bad model, name or directory: one line
             print(f"pyshrink export: {' '.join(str(exc).split())}", file=sys.stderr)
             return 2
     try:
         return run_model(args.model, input_path=args.input, fuse=not args.no_fuse, check=args.check,
-                         seed=args.seed)
+                         seed=args.seed, inplace=not args.no_inplace)
     except (ValueError, TypeError, OSError) as exc:  # bad model or input: one line, no traceback
         print(f"pyshrink run: {exc}", file=sys.stderr)
         return 2

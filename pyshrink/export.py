@@ -13,8 +13,9 @@ nothing else. `kws.c` holds:
   scratch of the fused kernels;
 - `int kws_invoke(const int8_t *input, int8_t *output)`: copies the input into the
   arena, calls the kernels in the planned order at the planned arena offsets (a
-  RESHAPE is an alias: nothing runs), copies the output out, and returns 0, or the
-  `ps_status` of the first step that fails.
+  RESHAPE is an alias: nothing runs; an in-place depthwise step writes its output over
+  its dying input, starting the planned number of bytes below it), copies the output
+  out, and returns 0, or the `ps_status` of the first step that fails.
 
 The C arguments are not re-derived here: they are read back from the very structs
 `pyshrink._ops.Kernel` marshals for the Python run (every field, by cffi
@@ -281,8 +282,10 @@ def _step_call(em: _Emitter, model: Model, step: int, layer: Any, kernel: Any) -
         else:
             raise ExportError(f"step {step} ({layer.op}): cannot export argument {i} ({type(a).__name__})")
     source = " + ".join(f"{c}#{j}" for c, j in zip(layer.tflite_ops, layer.tflite_indices))
+    inplace = plan.inplace_offset(layer.output)
     comment = (f"/* step {step}: {layer.op} [{source}] {layer.input_shape} -> {layer.output_shape}"
-               + (f", {kernel.scratch_bytes} B scratch" if kernel.scratch_bytes else "") + " */")
+               + (f", {kernel.scratch_bytes} B scratch" if kernel.scratch_bytes else "")
+               + (f", in place: output {inplace} B below its input, over it" if inplace is not None else "") + " */")
     return comment, _wrap_call(fn, c_args)
 
 
@@ -429,18 +432,19 @@ def _remove_stale_core(out: Path, current: set[str]) -> None:
 
 
 def export_c(model_or_path: Model | str | os.PathLike | bytes | bytearray | memoryview, out_dir: str | os.PathLike,
-             *, name: str = "model", fuse: bool = True) -> Export:
+             *, name: str = "model", fuse: bool = True, inplace: bool = True) -> Export:
     """Write `out_dir/NAME.h`, `out_dir/NAME.c` and the C core's sources (see the module doc).
 
-    `model_or_path` is a `.tflite` path or its bytes (loaded with `fuse`), or a loaded
-    `Model` (exported as it was loaded: `fuse` is then not used). Raises ExportError
+    `model_or_path` is a `.tflite` path or its bytes (loaded with `fuse` and `inplace`), or
+    a loaded `Model` (exported as it was loaded: `fuse` and `inplace` are then not used). Raises ExportError
     (a ValueError) for a bad name, ModelError for a model pyshrink cannot run, and
     OSError when the directory cannot be created or written; each message is one line.
     Nothing is written unless everything could be generated.
     """
     core = _core_files()
     check_name(name, core)
-    model = model_or_path if isinstance(model_or_path, Model) else load_tflite(model_or_path, fuse=fuse)
+    model = (model_or_path if isinstance(model_or_path, Model)
+             else load_tflite(model_or_path, fuse=fuse, inplace=inplace))
     header, source, steps, out_sizes, table_bytes = _render(model, name)
     out = Path(out_dir)
     try:

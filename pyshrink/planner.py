@@ -80,8 +80,8 @@ class Plan:
         return self.buffer(key).offset
 
     def inplace_offset(self, key: Hashable) -> int | None:
-        """How many bytes below its input the in-place output `key` starts, or None."""
-        key = self.aliases.get(key, key)
+        """How many bytes below its input the in-place output `key` starts, or None (also
+        for a reshape of it: an alias is not written by a step)."""
         return next((r.offset for r in self.inplace if r.output == key), None)
 
     @property

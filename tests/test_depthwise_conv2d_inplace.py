@@ -285,3 +285,27 @@ def test_models_run_depthwise_in_place(chain: tuple[Graph, bool], seed: int) -> 
         overlaps = inplace_offset(m.layers[0]) < math.prod(m.layers[0].output_shape)
         assert (m.plan.inplace_offset(m.layers[0].output) is not None) == overlaps
     event(f"{len(m.plan.inplace)} of {len(m.layers)} steps in place")
+
+
+def test_command_line_no_inplace(tmp_path: Any) -> None:
+    """--no-inplace plans as load_tflite(..., inplace=False) in run, report and export."""
+    import json
+    from pathlib import Path
+
+    from test_cli import run_console_script
+
+    path = Path(__file__).resolve().parent / "data" / "models" / "mobilenet_slice_96.tflite"
+    for flags, inplace in (((), True), (("--no-inplace",), False)):
+        peak = ps.load_tflite(path, inplace=inplace).plan.peak_bytes
+        done = run_console_script("report", str(path), "--json", *flags, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        doc = json.loads(done.stdout)
+        assert doc["inplace"] == inplace and doc["peak_bytes"]["fused"] == peak
+        done = run_console_script("run", str(path), "--check", *flags, cwd=tmp_path)
+        assert done.returncode == 0 and f"arena: {peak:,} bytes" in done.stdout, done.stdout + done.stderr
+        assert ("in place: step 1" in done.stdout) == inplace
+        done = run_console_script("export", str(path), "--out", str(tmp_path / f"c{inplace}"), "--name", "net",
+                                  *flags, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert f"#define NET_ARENA_BYTES {peak}\n" in (tmp_path / f"c{inplace}" / "net.h").read_text()
+    assert ps.load_tflite(path).plan.peak_bytes < ps.load_tflite(path, inplace=False).plan.peak_bytes

@@ -415,3 +415,43 @@ def test_cli_bad_input_is_one_line(tmp_path: Path) -> None:
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("pyshrink report: "), (args, done.stderr)
         assert message.lower() in lines[0].lower(), (args, lines[0])
+
+
+@pytest.mark.parametrize("path", NETWORKS, ids=lambda p: p.stem)
+def test_in_place_steps_in_the_report(path: Path) -> None:
+    """The report shows the plans the models allocate, in place or not: each in-place step with its
+    offset, live bytes that count the overlap once, and `inplace=False` giving the models loaded so."""
+    for inplace in (True, False):
+        r = ps.report(ps.load_tflite(path, inplace=inplace))
+        plans = {p: ps.load_tflite(path, fuse=p == "fused", inplace=inplace).plan for p in ("unfused", "fused")}
+        assert r.inplace == inplace and r.to_dict()["inplace"] == inplace
+        assert r.peak_bytes == {p: plan.peak_bytes for p, plan in plans.items()}
+        assert r.live_bytes == {p: plan.live_bytes for p, plan in plans.items()}
+        fused = ps.load_tflite(path, inplace=inplace)
+        assert [s.inplace_offset for s in r.steps] == [fused.plan.inplace_offset(x.output) for x in fused.layers]
+        assert [x["inplace_offset"] for x in r.to_dict()["layers"]] == [s.inplace_offset for s in r.steps]
+        assert all(s.inplace_offset is None for s in r.steps) or inplace
+        for s in r.steps:
+            if s.inplace_offset is not None:  # input and output overlap: live bytes count them once
+                assert s.op == "depthwise_conv2d" and s.live_bytes < s.activation_bytes + math.prod(s.input_shape)
+                assert f"= in place: its output starts {s.inplace_offset:,} B below its input" in str(r)
+        # asking the report for the other setting re-plans the model that way
+        assert ps.report(ps.load_tflite(path, inplace=not inplace), inplace=inplace).peak_bytes == r.peak_bytes
+    mobile = ps.report(MODELS / "mobilenet_slice_96.tflite")
+    assert mobile.peak_bytes["fused"] < ps.report(MODELS / "mobilenet_slice_96.tflite", inplace=False).peak_bytes["fused"]
+
+
+@pytest.mark.parametrize("path", NETWORKS, ids=lambda p: p.stem)
+def test_sketch_plans_in_place_like_the_model(path: Path) -> None:
+    unfused = ps.load_tflite(path, fuse=False)
+    if path.stem == "conv_pool_shared":
+        return  # a sketch fuses its pair (see above): the plans differ by design
+    for inplace in (True, False):
+        sk = ps.sketch(unfused.input.shape, sketch_of(unfused), inplace=inplace)
+        for fuse in (False, True):
+            m, s = ps.load_tflite(path, fuse=fuse, inplace=inplace), sk.with_fuse(fuse)
+            assert s.inplace == inplace and s.plan.peak_bytes == m.plan.peak_bytes
+            assert s.plan.live_bytes == m.plan.live_bytes
+            assert [s.plan.inplace_offset(x.output) for x in s.layers] == [
+                m.plan.inplace_offset(x.output) for x in m.layers]  # the same steps in place, same offsets
+            assert ("in place: step" in s.summary()) == bool(s.plan.inplace) == ("in place: step" in m.summary())
