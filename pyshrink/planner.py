@@ -171,17 +171,18 @@ def plan(buffers: Iterable[Buffer], steps: int, aliases: dict[Hashable, Hashable
 
 def plan_inplace(buffers: Iterable[Buffer], steps: int, aliases: dict[Hashable, Hashable] | None = None,
                  candidates: Iterable[InPlace] = ()) -> Plan:
-    """`plan` with those of the candidate in-place relations that do not enlarge the arena.
+    """`plan` with those of the candidate in-place relations that make the arena smaller.
 
     Greedy placement with a unit fixed in shape can do worse than without it (an in-place
-    output sits below its input, so alternating steps drift down), so each candidate, in
-    order, is kept only if the peak does not grow; a second pass keeps only those that
-    lower it (a neutral one kept early can block a later one that helps). The lower peak
-    wins, the pass that keeps more relations on a tie; never more than planning without."""
+    output sits below its input, so alternating steps drift down), so candidates are tried
+    one by one, in order: one pass keeps each that lowers the peak, another each that does
+    not raise it (two steps at the same peak need both). The lowest peak wins, then the
+    fewest relations (a relation that saves nothing still moves offsets, and so code, on a
+    device); never a larger arena than planning without."""
     buffers = list(buffers)
     candidates = list(candidates)
     best = plan(buffers, steps, aliases)
-    for strict in (False, True):
+    for strict in (True, False):
         kept: list[InPlace] = []
         current = plan(buffers, steps, aliases)
         for r in candidates:
@@ -189,7 +190,7 @@ def plan_inplace(buffers: Iterable[Buffer], steps: int, aliases: dict[Hashable, 
             if trial.peak_bytes < current.peak_bytes or (not strict and trial.peak_bytes == current.peak_bytes):
                 kept.append(r)
                 current = trial
-        if (current.peak_bytes, -len(current.inplace)) < (best.peak_bytes, -len(best.inplace)):
+        if (current.peak_bytes, len(current.inplace)) < (best.peak_bytes, len(best.inplace)):
             best = current
     return best
 

@@ -309,3 +309,16 @@ def test_command_line_no_inplace(tmp_path: Any) -> None:
         assert done.returncode == 0, done.stderr
         assert f"#define NET_ARENA_BYTES {peak}\n" in (tmp_path / f"c{inplace}" / "net.h").read_text()
     assert ps.load_tflite(path).plan.peak_bytes < ps.load_tflite(path, inplace=False).plan.peak_bytes
+
+
+def test_a_chain_of_depthwise_steps_runs_in_place_together() -> None:
+    """Two stride-1 depthwise steps in a row: either one alone in place saves nothing (the other
+    step still holds two whole maps), both together do: the three maps share one region, each
+    output (16 + 1) x 8 bytes below its input, and nothing else."""
+    layers = [("depthwise_conv2d", dict(kernel=3, padding="same"))] * 2
+    sk, separate = ps.sketch((1, 16, 16, 8), layers), ps.sketch((1, 16, 16, 8), layers, inplace=False)
+    size, d = 16 * 16 * 8, (16 + 1) * 8
+    assert separate.plan.peak_bytes == 2 * size and not separate.plan.inplace
+    assert [sk.plan.inplace_offset(s.output) for s in sk.layers] == [d, d]
+    assert sk.plan.peak_bytes == size + 2 * d
+    assert [sk.plan.offset(t) for t in (0, 1, 2)] == [2 * d, d, 0]
