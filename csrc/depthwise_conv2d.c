@@ -149,13 +149,15 @@ ps_status ps_depthwise_conv2d(const ps_conv_params *conv, const ps_quant_params 
  * row range and a column range, so q - first(q) splits into independent terms:
  *   n * (out_h * out_w - in_h * in_w) + (y * out_w - iy0(y) * in_w) + (x - ix0(x)). */
 
-/* The first input index o * stride - pad + i * dilation (i < kernel) inside [0, in), or -1. */
-static int64_t first_tap(int64_t o, int32_t in, int32_t kernel, int32_t stride, int32_t dilation,
+/* The first input index o * stride - pad + i * dilation (i < kernel) inside [0, in), or -1.
+ * o * stride <= the padded extent <= INT32_MAX (ps_output_size), so start fits int32, and
+ * the division stays 32-bit (no libgcc helper on Cortex-M4/M7). */
+static int64_t first_tap(int32_t o, int32_t in, int32_t kernel, int32_t stride, int32_t dilation,
                          int32_t pad)
 {
-    const int64_t start = o * stride - pad;
-    const int64_t i = start < 0 ? (-start + dilation - 1) / dilation : 0;
-    const int64_t pos = start + i * dilation;
+    const int32_t start = o * stride - pad;
+    const int32_t i = start < 0 ? (-start - 1) / dilation + 1 : 0; /* ceil(-start / dilation) */
+    const int64_t pos = (int64_t)start + (int64_t)i * dilation;
     return i < kernel && pos < in ? pos : -1;
 }
 
@@ -167,12 +169,12 @@ static int64_t axis_lead(int32_t out, int32_t in, int32_t kernel, int32_t stride
 {
     int64_t lead = 0;
     *any = 0;
-    for (int64_t o = 0; o < out; o++) {
+    for (int32_t o = 0; o < out; o++) {
         const int64_t first = first_tap(o, in, kernel, stride, dilation, pad);
         if (first < 0) {
             continue; /* every tap in the padding: reads nothing */
         }
-        const int64_t v = o * out_step - first * in_step;
+        const int64_t v = (int64_t)o * out_step - first * in_step;
         if (!*any || v > lead) {
             lead = v;
         }

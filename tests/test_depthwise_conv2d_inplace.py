@@ -95,6 +95,31 @@ def test_offset_is_its_definition(case: Case) -> None:
     assert d % case.x.shape[3] == 0
 
 
+@given(data=st.data())
+def test_offset_at_the_int32_extremes(data: st.DataObject) -> None:
+    """Paddings, strides and dilations up to 2**31 - 1 (padded extents within int32, as the kernel
+    requires), few output pixels: the offset is still its definition (no overflow in the C)."""
+    big = st.sampled_from([1, 2, 3, 2**30 - 1, 2**30, 2**30 + 1, 2**31 - 2, 2**31 - 1]) | st.integers(1, 2**31 - 1)
+    x_shape = (data.draw(st.integers(1, 3)), data.draw(st.integers(1, 5)), data.draw(st.integers(1, 5)),
+               data.draw(st.integers(1, 3)))
+    kernel, stride, dilation, pads = [], [], [], []
+    for size in x_shape[1:3]:
+        k, s, d = data.draw(st.integers(1, 3)), data.draw(big), data.draw(big)
+        out = data.draw(st.integers(1, 6))
+        extent = (k - 1) * d + 1 + (out - 1) * s + data.draw(st.integers(0, s - 1))
+        if extent > 2**31 - 1:  # keep the padded extent within int32: smaller stride, then dilation
+            s, extent = 1, (k - 1) * d + out
+        if extent > 2**31 - 1:
+            d, extent = 1, k + out - 1
+        total = max(0, extent - size)
+        lo = data.draw(st.sampled_from([0, total]) | st.integers(0, total))
+        kernel.append(k), stride.append(s), dilation.append(d), pads.extend([lo, total - lo])
+        assert out_size(size, k, s, d, lo, total - lo) >= 1
+    d = _ops.depthwise_inplace_offset(x_shape, (*kernel, x_shape[3]), stride=tuple(stride), padding=tuple(pads),
+                                      dilation=tuple(dilation))
+    assert d == brute_force_offset(x_shape, tuple(kernel), tuple(stride), tuple(dilation), tuple(pads))
+
+
 @given(case=conv_cases("depthwise_conv2d", depth_multiplier=1), more=st.integers(1, 3))
 def test_in_place_at_the_offset_gives_the_reference_bytes_on_every_path(case: Case, more: int) -> None:
     want = case.call(ps.reference.depthwise_conv2d)
