@@ -21,7 +21,8 @@
  *    counts around the SIMD paths' chunk limits; then seeded random layers;
  *    on every kernel path this build and CPU support (ref, portable, avx2, avx512, auto),
  *    each compared byte for byte with the reference path, and each fused result with
- *    ps_avg_pool2d of the reference conv output;
+ *    ps_avg_pool2d of the reference conv output; depthwise layers with multiplier 1 also in
+ *    place (output ps_depthwise_conv2d_inplace_offset() bytes before the input);
  *  - the status paths: every NULL pointer, scratch one byte short, misaligned scratch,
  *    out-of-range parameters, mismatched dims, accumulator overflow; a rejected call must
  *    leave its output untouched.
@@ -329,6 +330,29 @@ static ps_status run_pool(int avg, const ps_pool_params *pool_in, ps_kernel_path
 
 /* Run L on every supported path; everything must equal the reference path. Returns the
  * reference status of the unfused conv. */
+/* Depthwise in place: the output starts ps_depthwise_conv2d_inplace_offset() bytes before
+ * the input, in one exact-size block (memcheck sees any byte outside it), and must equal the
+ * reference path's separate-buffer result. */
+static void run_in_place(const layer_t *L, built_t *b, ps_kernel_path path, const int8_t *ref)
+{
+    size_t d = 0;
+    CHECK_STATUS(ps_depthwise_conv2d_inplace_offset(&L->conv, &L->in, &b->filter_dims, &d), PS_OK,
+                 L->name);
+    const size_t in_bytes = dims_count(&L->in), out_bytes = dims_count(&b->conv_out);
+    const size_t size = d + in_bytes > out_bytes ? d + in_bytes : out_bytes;
+    int8_t *buf = xmalloc(size);
+    memcpy(buf + d, b->x, in_bytes);
+    b->quant.path = path;
+    kernel_calls++;
+    ps_status st = ps_depthwise_conv2d(&L->conv, &b->quant, &L->in, buf + d, &b->filter_dims, b->w,
+                                       b->bias, &b->conv_out, buf, NULL, 0);
+    CHECK_STATUS(st, PS_OK, L->name);
+    CHECK(st != PS_OK || memcmp(buf, ref, out_bytes) == 0,
+          "%s [%s] depthwise in place (output %zu bytes before the input): differs from the ref path",
+          L->name, PATH_NAMES[path], d);
+    free(buf);
+}
+
 static ps_status exercise(const layer_t *L)
 {
     built_t b;
@@ -377,6 +401,9 @@ static ps_status exercise(const layer_t *L)
                   L->name, pname, KIND_NAMES[L->kind]);
         }
         free(y);
+        if (L->kind == K_DW && L->conv.depth_multiplier == 1 && ref_status == PS_OK) {
+            run_in_place(L, &b, path, ref);
+        }
         if (!L->pooled || ref_status != PS_OK) {
             continue;
         }
