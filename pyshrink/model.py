@@ -423,8 +423,8 @@ def plan_layers(layers: Sequence[Layer], tensor_bytes: Mapping[int, int], input_
     (depth multiplier 1) whose input is read by no later step and is no model output
     may write its output over that input, starting `inplace_offset` bytes below it (the
     model input too: the runner copies it into the arena, so the caller's array is never
-    touched); it does where that makes the arena smaller (planner.plan_inplace). `Model` plans with this, and so do cost sketches (ps.sketch) and the
-    report's what-if variants.
+    touched); it does where that makes the arena smaller (planner.plan_inplace). `Model`
+    plans with this, and so do cost sketches (ps.sketch) and the report's what-if variants.
     """
     root: dict[int, int] = {}
     for layer in layers:

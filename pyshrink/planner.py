@@ -182,7 +182,7 @@ def plan_inplace(buffers: Iterable[Buffer], steps: int, aliases: dict[Hashable, 
     buffers = list(buffers)
     candidates = list(candidates)
     best = plan(buffers, steps, aliases)
-    for strict in (True, False):
+    for strict in (True, False) if candidates else ():
         kept: list[InPlace] = []
         current = plan(buffers, steps, aliases)
         for r in candidates:
