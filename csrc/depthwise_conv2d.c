@@ -151,30 +151,35 @@ ps_status ps_depthwise_conv2d(const ps_conv_params *conv, const ps_quant_params 
 
 /* The first input index o * stride - pad + i * dilation (i < kernel) inside [0, in), or -1.
  * o * stride <= the padded extent <= INT32_MAX (ps_output_size), so start fits int32, and
- * the division stays 32-bit (no libgcc helper on Cortex-M4/M7). */
-static int64_t first_tap(int32_t o, int32_t in, int32_t kernel, int32_t stride, int32_t dilation,
+ * so does the index: it is start, or below dilation. 32-bit arithmetic only (arith.h: no
+ * libgcc helper on Cortex-M0+). */
+static int32_t first_tap(int32_t o, int32_t in, int32_t kernel, int32_t stride, int32_t dilation,
                          int32_t pad)
 {
     const int32_t start = o * stride - pad;
-    const int32_t i = start < 0 ? (-start - 1) / dilation + 1 : 0; /* ceil(-start / dilation) */
-    const int64_t pos = (int64_t)start + (int64_t)i * dilation;
-    return i < kernel && pos < in ? pos : -1;
+    /* ceil(-start / dilation) */
+    const uint32_t i = start < 0 ? ps_udiv32((uint32_t)(-(start + 1)), (uint32_t)dilation) + 1u : 0u;
+    if (i >= (uint32_t)kernel) {
+        return -1;
+    }
+    const int32_t pos = ps_s32((uint32_t)start + i * (uint32_t)dilation); /* exact: fits int32 */
+    return pos < in ? pos : -1;
 }
 
 /* max over outputs o < out that read some input of o * out_step - first_tap(o) * in_step;
  * 0 and *any = 0 if no output reads anything. One pass over the axis. */
 static int64_t axis_lead(int32_t out, int32_t in, int32_t kernel, int32_t stride,
-                         int32_t dilation, int32_t pad, int64_t out_step, int64_t in_step,
+                         int32_t dilation, int32_t pad, int32_t out_step, int32_t in_step,
                          int *any)
 {
     int64_t lead = 0;
     *any = 0;
     for (int32_t o = 0; o < out; o++) {
-        const int64_t first = first_tap(o, in, kernel, stride, dilation, pad);
+        const int32_t first = first_tap(o, in, kernel, stride, dilation, pad);
         if (first < 0) {
             continue; /* every tap in the padding: reads nothing */
         }
-        const int64_t v = (int64_t)o * out_step - first * in_step;
+        const int64_t v = ps_smull(o, out_step) - ps_smull(first, in_step);
         if (!*any || v > lead) {
             lead = v;
         }
@@ -212,9 +217,10 @@ ps_status ps_depthwise_conv2d_inplace_offset(const ps_conv_params *conv,
                                        conv->dilation_w, conv->pad_left, 1, 1, &cols);
     int64_t k = 0;
     if (rows && cols) {
-        /* the batch term is largest at n = 0 or n = N - 1 */
-        const int64_t grow = (int64_t)out_h * out_w - (int64_t)input_dims->h * input_dims->w;
-        k = (grow > 0 ? (int64_t)(input_dims->n - 1) * grow : 0) + row_lead + col_lead;
+        /* the batch term is largest at n = 0 or n = N - 1; when it grows, N * out_h * out_w
+         * <= INT32_MAX bounds both factors */
+        const int64_t grow = ps_smull(out_h, out_w) - ps_smull(input_dims->h, input_dims->w);
+        k = (grow > 0 ? ps_smull(input_dims->n - 1, (int32_t)grow) : 0) + row_lead + col_lead;
     }
     /* k <= q < N * out_h * out_w, so k * C < the output's element count <= INT32_MAX */
     *offset = k > 0 ? (size_t)k * (size_t)input_dims->c : 0u;
