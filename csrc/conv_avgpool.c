@@ -160,9 +160,13 @@ void ps_fused_drive(ps_conv_exec *ex, const ps_conv_job *job)
     }
 }
 
-static ps_status fused_run(const ps_conv_op *op, const ps_pool_params *pool,
+/* Validates the pool half, the output and the scratch, and fills *job. It returns before
+ * the kernel runs, so its frame is not on the kernel's call chain: the entry functions
+ * below call ps_conv_execute themselves, and a fused call's deepest stack stays within an
+ * unfused call's (a firmware's RAM counts the deepest chain). */
+static ps_status fused_job(const ps_conv_op *op, const ps_pool_params *pool,
                            const ps_dims *output_dims, int8_t *output, void *scratch,
-                           size_t scratch_bytes)
+                           size_t scratch_bytes, ps_conv_job *job)
 {
     int32_t pooled_h, pooled_w;
     PS_RETURN_IF_ERROR(ps_pool_prepare(pool, op->out_h, op->out_w, &pooled_h, &pooled_w));
@@ -175,8 +179,12 @@ static ps_status fused_run(const ps_conv_op *op, const ps_pool_params *pool,
         return PS_ERR_SCRATCH;
     }
     int32_t *sums = (int32_t *)scratch;
-    ps_conv_job job = {output, pool, pooled_h, pooled_w, sums, (int8_t *)(sums + op->out_c)};
-    ps_conv_execute(op, &job);
+    job->output = output;
+    job->pool = pool;
+    job->pooled_h = pooled_h;
+    job->pooled_w = pooled_w;
+    job->sums = sums;
+    job->tile = (int8_t *)(sums + op->out_c);
     return PS_OK;
 }
 
@@ -235,7 +243,10 @@ ps_status ps_conv2d_avgpool(const ps_conv_params *conv, const ps_quant_params *q
     ps_conv_op op;
     PS_RETURN_IF_ERROR(
         ps_conv2d_prepare(conv, quant, input_dims, input, filter_dims, filter, bias, &op));
-    return fused_run(&op, pool, output_dims, output, scratch, scratch_bytes);
+    ps_conv_job job;
+    PS_RETURN_IF_ERROR(fused_job(&op, pool, output_dims, output, scratch, scratch_bytes, &job));
+    ps_conv_execute(&op, &job);
+    return PS_OK;
 }
 
 ps_status ps_depthwise_conv2d_avgpool(const ps_conv_params *conv, const ps_quant_params *quant,
@@ -248,7 +259,10 @@ ps_status ps_depthwise_conv2d_avgpool(const ps_conv_params *conv, const ps_quant
     ps_conv_op op;
     PS_RETURN_IF_ERROR(ps_depthwise_conv2d_prepare(conv, quant, input_dims, input, filter_dims,
                                                    filter, bias, &op));
-    return fused_run(&op, pool, output_dims, output, scratch, scratch_bytes);
+    ps_conv_job job;
+    PS_RETURN_IF_ERROR(fused_job(&op, pool, output_dims, output, scratch, scratch_bytes, &job));
+    ps_conv_execute(&op, &job);
+    return PS_OK;
 }
 
 ps_status ps_pointwise_conv2d_avgpool(const ps_quant_params *quant, const ps_pool_params *pool,
@@ -260,5 +274,8 @@ ps_status ps_pointwise_conv2d_avgpool(const ps_quant_params *quant, const ps_poo
     ps_conv_op op;
     PS_RETURN_IF_ERROR(
         ps_pointwise_conv2d_prepare(quant, input_dims, input, filter_dims, filter, bias, &op));
-    return fused_run(&op, pool, output_dims, output, scratch, scratch_bytes);
+    ps_conv_job job;
+    PS_RETURN_IF_ERROR(fused_job(&op, pool, output_dims, output, scratch, scratch_bytes, &job));
+    ps_conv_execute(&op, &job);
+    return PS_OK;
 }
