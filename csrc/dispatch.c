@@ -6,7 +6,9 @@
  * loop orders compilers vectorise; PS_PATH_AVX2 and PS_PATH_AVX512 (x86_avx2.c,
  * x86_avx512.c) are compiled for those instruction sets through function attributes, in
  * GCC/Clang x86-64 builds only, and run only where the CPU reports them. The CPU is asked
- * on every call: the core keeps no state.
+ * on every call: the core keeps no state. PS_PATH_DSP (arm_dsp.c) is built everywhere:
+ * Cortex-M DSP instructions where the compiler targets them, the same operations in C99
+ * elsewhere; AUTO picks it only in the former case.
  */
 #include "internal.h"
 #include "pyshrink.h"
@@ -17,12 +19,19 @@
 #define PS_X86 0
 #endif
 
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#define PS_ARM_DSP 1 /* Armv7E-M / Armv8-M with the DSP extension: M4, M7, M33, M55 */
+#else
+#define PS_ARM_DSP 0
+#endif
+
 int ps_kernel_path_supported(ps_kernel_path path)
 {
     switch (path) {
     case PS_PATH_AUTO:
     case PS_PATH_REF:
     case PS_PATH_PORTABLE:
+    case PS_PATH_DSP:
         return 1;
     case PS_PATH_AVX2:
 #if PS_X86
@@ -48,6 +57,9 @@ int ps_kernel_path_supported(ps_kernel_path path)
 ps_kernel_path ps_kernel_path_resolve(ps_kernel_path path)
 {
     if (path == PS_PATH_AUTO) {
+        if (PS_ARM_DSP) {
+            return PS_PATH_DSP;
+        }
         if (ps_kernel_path_supported(PS_PATH_AVX512)) {
             return PS_PATH_AVX512;
         }
@@ -57,7 +69,7 @@ ps_kernel_path ps_kernel_path_resolve(ps_kernel_path path)
         return PS_PATH_PORTABLE;
     }
     if (path != PS_PATH_REF && path != PS_PATH_PORTABLE && path != PS_PATH_AVX2 &&
-        path != PS_PATH_AVX512) {
+        path != PS_PATH_AVX512 && path != PS_PATH_DSP) {
         return PS_PATH_AUTO;
     }
     return ps_kernel_path_supported(path) ? path : PS_PATH_AUTO;
@@ -117,6 +129,9 @@ void ps_conv_execute(const ps_conv_op *op, const ps_conv_job *job)
         return;
     case PS_PATH_PORTABLE:
         ps_conv_run_portable(op, job);
+        return;
+    case PS_PATH_DSP:
+        ps_conv_run_dsp(op, job);
         return;
     case PS_PATH_REF:
     case PS_PATH_AUTO:

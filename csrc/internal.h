@@ -127,6 +127,8 @@ void ps_fused_drive(ps_conv_exec *ex, const ps_conv_job *job);
 void ps_conv_run_portable(const ps_conv_op *op, const ps_conv_job *job);
 void ps_conv_run_avx2(const ps_conv_op *op, const ps_conv_job *job);
 void ps_conv_run_avx512(const ps_conv_op *op, const ps_conv_job *job);
+/* arm_dsp.c: built everywhere (the DSP instructions as C99 where the target lacks them) */
+void ps_conv_run_dsp(const ps_conv_op *op, const ps_conv_job *job);
 
 /* A requested path (quant->path or pool->path), checked and resolved: PS_ERR_PARAM for an
  * unknown or unsupported one. */

@@ -105,6 +105,7 @@ ps_status ps_avg_pool2d(const ps_pool_params *pool, const ps_dims *input_dims,
         ps_avg_pool2d_avx2(pool, input_dims, input, output_dims, output);
         return PS_OK;
     case PS_PATH_PORTABLE:
+    case PS_PATH_DSP:
         ps_avg_pool2d_fast(pool, input_dims, input, output_dims, output);
         return PS_OK;
     default:
@@ -147,6 +148,7 @@ ps_status ps_max_pool2d(const ps_pool_params *pool, const ps_dims *input_dims,
         ps_max_pool2d_avx2(pool, input_dims, input, output_dims, output);
         return PS_OK;
     case PS_PATH_PORTABLE:
+    case PS_PATH_DSP:
         ps_max_pool2d_fast(pool, input_dims, input, output_dims, output);
         return PS_OK;
     default:

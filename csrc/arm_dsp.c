@@ -1,0 +1,1061 @@
+/*
+ * PS_PATH_DSP: the conv-like ops written around the Cortex-M DSP extension (Armv7E-M and
+ * Armv8-M Mainline with DSP: Cortex-M4, M7, M33, M55).
+ *
+ * Where __ARM_FEATURE_DSP is defined, the lane operations below are the ACLE intrinsics
+ * (SXTB16, SXTAB16, SMLAD, SMLABB/SMLATT, SSAT) and two inline-assembly forms ACLE lacks in
+ * GCC 12 (SXTB16/SXTAB16 with ROR #8); everywhere else (x86 hosts, Cortex-M0+) they are
+ * small C99 functions with the same results, so every build runs this path and the host's
+ * property tests check the very loop structure a microcontroller executes.
+ *
+ *  - conv2d, pointwise and fully connected (CMSIS-NN's blocking, our own code): for two
+ *    output pixels at a time, the receptive field is gathered once as int8 and widened to
+ *    int16 (x - input_zp) with SXTAB16, in the lane order SXTB16 gives the weights:
+ *    (x0, x2), (x1, x3) per four taps, so no halfword packing is needed; then each pair of
+ *    output channels reads four int8 weights per 32-bit load, widens them with SXTB16 /
+ *    SXTB16 ROR 8, and accumulates 2 channels x 2 pixels with eight SMLADs (16 MACs).
+ *    A 1x1 conv widens the input pixel where it is: there is nothing to gather.
+ *  - depthwise (depth multiplier 1): the output channels are taken in chunks whose weights
+ *    are widened once per call into int16 pairs (channels c, c+2 and c+1, c+3), four
+ *    channels at a time with SMLABB/SMLATT; the taps of a border pixel that fall in the
+ *    padding are skipped as a rectangle.
+ *  - requantization: TFLite's double rounding in seven multiply/shift instructions on
+ *    Arm (see dsp_mbqm), SSAT for the common full int8 activation range; the single
+ *    rounding mode (fully connected) goes through requant.h's ps_requantize.
+ *  - fused window pooling (pooled_row): a window's pixels are gathered together and each
+ *    channel pair's pool sums stay in registers across the window; only the pooled bytes
+ *    are written (the driver's tile and sums are not needed).
+ *
+ * One stack buffer (DSP_BUF_WORDS) holds the columns or the packed depthwise weights; a
+ * receptive field too long for two columns is taken in chunks with int32 partial sums of
+ * at most DSP_ACC_CHANNELS channels (so the output channels are prepared in chunks), and
+ * depthwise layers whose packed weights do not fit, or with a depth multiplier, run plain
+ * loops. Accumulators are int32 and exact: ps_check_accumulator has bounded every partial
+ * sum of (x - input_zp) * w terms plus the bias, and the padding lanes add 0.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "internal.h"
+#include "pyshrink.h"
+#include "requant.h"
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__) && \
+    !defined(__ARM_BIG_ENDIAN)
+#include <arm_acle.h>
+#define DSP_NATIVE 1
+#else
+#define DSP_NATIVE 0
+#endif
+
+#if defined(__GNUC__)
+#define DSP_INLINE static inline __attribute__((always_inline))
+#else
+#define DSP_INLINE static inline
+#endif
+
+#define DSP_BUF_WORDS 160 /* 640 bytes: the path's one stack buffer */
+#define DSP_SPLIT_CHANNELS 8 /* channels per chunk when the receptive field is split */
+
+/* ---- the DSP operations: intrinsics on Arm, the same results in C99 elsewhere ---------- */
+
+/* Two's complement reinterpretations, with no implementation-defined conversion. */
+DSP_INLINE int32_t dsp_i32(uint32_t u)
+{
+    return u <= (uint32_t)INT32_MAX ? (int32_t)u : (int32_t)(u - 2147483648u) + INT32_MIN;
+}
+
+#if !DSP_NATIVE
+DSP_INLINE int32_t dsp_lo16(uint32_t u) /* halfword 0, sign-extended */
+{
+    return (int32_t)((u & 0xFFFFu) ^ 0x8000u) - 0x8000;
+}
+
+DSP_INLINE int32_t dsp_byte(uint32_t u, int i) /* byte i, sign-extended */
+{
+    return (int32_t)(((u >> (8 * i)) & 0xFFu) ^ 0x80u) - 0x80;
+}
+
+DSP_INLINE uint32_t dsp_pack16(int32_t lo, int32_t hi) /* each taken modulo 2^16 */
+{
+    return ((uint32_t)lo & 0xFFFFu) | (((uint32_t)hi & 0xFFFFu) << 16);
+}
+#endif
+
+/* A 32-bit little-endian word from any address (one LDR on Cortex-M4/M7: unaligned is fine). */
+DSP_INLINE uint32_t dsp_load32(const void *p)
+{
+#if DSP_NATIVE
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+#else
+    const uint8_t *b = (const uint8_t *)p;
+    return (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) | ((uint32_t)b[3] << 24);
+#endif
+}
+
+/* SXTB16: bytes 0 and 2 sign-extended into the two halfwords. */
+DSP_INLINE uint32_t dsp_sxtb16(uint32_t x)
+{
+#if DSP_NATIVE
+    return (uint32_t)__sxtb16((int32_t)x);
+#else
+    return dsp_pack16(dsp_byte(x, 0), dsp_byte(x, 2));
+#endif
+}
+
+/* SXTB16 x, ROR #8: bytes 1 and 3. */
+DSP_INLINE uint32_t dsp_sxtb16_ror8(uint32_t x)
+{
+#if DSP_NATIVE
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+#else
+    return dsp_pack16(dsp_byte(x, 1), dsp_byte(x, 3));
+#endif
+}
+
+/* SXTAB16: a's halfwords plus bytes 0 and 2 of x, each modulo 2^16. */
+DSP_INLINE uint32_t dsp_sxtab16(uint32_t a, uint32_t x)
+{
+#if DSP_NATIVE
+    return (uint32_t)__sxtab16((int32_t)a, (int32_t)x);
+#else
+    return dsp_pack16(dsp_lo16(a) + dsp_byte(x, 0), dsp_lo16(a >> 16) + dsp_byte(x, 2));
+#endif
+}
+
+/* SXTAB16 a, x, ROR #8: a's halfwords plus bytes 1 and 3 of x. */
+DSP_INLINE uint32_t dsp_sxtab16_ror8(uint32_t a, uint32_t x)
+{
+#if DSP_NATIVE
+    uint32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(x));
+    return r;
+#else
+    return dsp_pack16(dsp_lo16(a) + dsp_byte(x, 1), dsp_lo16(a >> 16) + dsp_byte(x, 3));
+#endif
+}
+
+/* SMLAD: acc + a.lo * b.lo + a.hi * b.hi, modulo 2^32. */
+DSP_INLINE int32_t dsp_smlad(uint32_t a, uint32_t b, int32_t acc)
+{
+#if DSP_NATIVE
+    return __smlad((int32_t)a, (int32_t)b, acc);
+#else
+    return dsp_i32((uint32_t)acc + (uint32_t)(dsp_lo16(a) * dsp_lo16(b)) +
+                   (uint32_t)(dsp_lo16(a >> 16) * dsp_lo16(b >> 16)));
+#endif
+}
+
+/* SMLABB: acc + a.lo * b.lo; SMLATT: acc + a.hi * b.hi (modulo 2^32). */
+DSP_INLINE int32_t dsp_smlabb(uint32_t a, uint32_t b, int32_t acc)
+{
+#if DSP_NATIVE
+    return __smlabb((int32_t)a, (int32_t)b, acc);
+#else
+    return dsp_i32((uint32_t)acc + (uint32_t)(dsp_lo16(a) * dsp_lo16(b)));
+#endif
+}
+
+DSP_INLINE int32_t dsp_smlatt(uint32_t a, uint32_t b, int32_t acc)
+{
+#if DSP_NATIVE
+    return __smlatt((int32_t)a, (int32_t)b, acc);
+#else
+    return dsp_i32((uint32_t)acc + (uint32_t)(dsp_lo16(a >> 16) * dsp_lo16(b >> 16)));
+#endif
+}
+
+/* SSAT #8: v clamped to [-128, 127]. */
+DSP_INLINE int32_t dsp_ssat8(int32_t v)
+{
+#if DSP_NATIVE
+    return __ssat(v, 8);
+#else
+    return v < -128 ? -128 : v > 127 ? 127 : v;
+#endif
+}
+
+/* Arithmetic shift right (floor of v / 2^e), written without >> of a negative value;
+ * GCC emits one ASR for it. */
+DSP_INLINE int32_t dsp_asr(int32_t v, int32_t e)
+{
+    return v >= 0 ? v >> e : ~(~v >> e);
+}
+
+/* n < 4 bytes from p in the low bytes, `fill`'s bytes above them (no read past p + n). */
+DSP_INLINE uint32_t dsp_load_partial(const void *p, int32_t n, uint32_t fill)
+{
+    const uint8_t *b = (const uint8_t *)p;
+    uint32_t v = fill;
+    for (int32_t i = 0; i < n; i++) {
+        v = (v & ~(0xFFu << (8 * i))) | ((uint32_t)b[i] << (8 * i));
+    }
+    return v;
+}
+
+/* Word loads from a uint32_t buffer: one LDM each on Arm (a multiple load is one
+ * instruction), with the destination registers named because LDM's list must ascend
+ * (r7, Thumb's frame pointer, and r9, the platform register, left out). */
+DSP_INLINE void dsp_ldm4(const uint32_t **p, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d)
+{
+#if DSP_NATIVE
+    register uint32_t ra __asm__("r4");
+    register uint32_t rb __asm__("r5");
+    register uint32_t rc __asm__("r6");
+    register uint32_t rd __asm__("r8");
+    __asm__("ldmia %0!, {%1, %2, %3, %4}"
+            : "+r"(*p), "=r"(ra), "=r"(rb), "=r"(rc), "=r"(rd)
+            : "m"(*(const uint32_t(*)[4]) * p));
+    *a = ra;
+    *b = rb;
+    *c = rc;
+    *d = rd;
+#else
+    const uint32_t *q = *p;
+    *a = q[0];
+    *b = q[1];
+    *c = q[2];
+    *d = q[3];
+    *p = q + 4;
+#endif
+}
+
+DSP_INLINE void dsp_ldm3(const uint32_t **p, uint32_t *a, uint32_t *b, uint32_t *c)
+{
+#if DSP_NATIVE
+    register uint32_t ra __asm__("r4");
+    register uint32_t rb __asm__("r5");
+    register uint32_t rc __asm__("r6");
+    __asm__("ldmia %0!, {%1, %2, %3}"
+            : "+r"(*p), "=r"(ra), "=r"(rb), "=r"(rc)
+            : "m"(*(const uint32_t(*)[3]) * p));
+    *a = ra;
+    *b = rb;
+    *c = rc;
+#else
+    const uint32_t *q = *p;
+    *a = q[0];
+    *b = q[1];
+    *c = q[2];
+    *p = q + 3;
+#endif
+}
+
+/* ---- requantization ------------------------------------------------------------------ */
+
+/* Per output channel of the prepared chunk: its record, 4 words. */
+enum { DSP_P_BIAS = 0, DSP_P_MULT = 1, DSP_P_CHI = 2, DSP_P_E1 = 3, DSP_P_WORDS = 4 };
+
+/* A channel's record: bias; for the fast requantization (double rounding with shift <= -2,
+ * so e = -shift >= 2 and no left shift) the multiplier, the high word of the 64-bit
+ * constant 2^30 + 2^(30 + e) (its low word is 2^30) and e - 1. */
+static void dsp_param(uint32_t *p, const ps_conv_op *op, int32_t oc)
+{
+    const int32_t e = -op->quant->shift[oc];
+    p[DSP_P_BIAS] = op->bias != NULL ? (uint32_t)op->bias[oc] : 0u;
+    p[DSP_P_MULT] = (uint32_t)op->quant->multiplier[oc];
+    p[DSP_P_CHI] = e >= 2 ? UINT32_C(1) << (e - 2) : 0u;
+    p[DSP_P_E1] = (uint32_t)(e - 1);
+}
+
+/* Whether every channel takes the fast requantization. */
+static int dsp_fast_quant(const ps_quant_params *q, int32_t channels)
+{
+    if (q->requant != PS_REQUANT_DOUBLE) {
+        return 0;
+    }
+    for (int32_t oc = 0; oc < channels; oc++) {
+        if (q->shift[oc] > -2) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* ps_mbqm_double(acc, mult, shift) for shift = -e <= -2 (so no left shift) and a multiplier
+ * ps_check_quant admits (0 or [2^30, 2^31 - 1]), in 64 bits:
+ *   SRDHM(acc, m) = floor((acc * m + 2^30) / 2^31): gemmlowp's nudge (2^30, or 1 - 2^30
+ *     for a negative product, then truncation toward zero) is that for either sign;
+ *   RoundingDivideByPOT(s, e) = floor((s + 2^(e-1) - [s < 0]) / 2^e), and
+ *   floor((floor(a / 2^31) + n) / 2^e) = floor((a + n 2^31) / 2^(31+e)), so
+ *   q = floor(v / 2^(31+e)), v = acc * m + 2^30 + 2^(30+e) - [s < 0] 2^31.
+ * [s < 0] is [acc < 0] for every admitted multiplier: they differ only for acc = -1 with
+ * m = 2^30 (s = 0) or m = 0 (s = 0), where both give q = 0. |v| < 2^63, and with v = hi 2^32
+ * + lo, q = floor(hi / 2^(e-1)) (lo < 2^32 cannot carry into it): one SMLAL onto the
+ * constant (acc's sign folded in by an OR, bit 31 of the low word being 0, and an add),
+ * one ASR of the high word. |q| <= 2^29, so q + output_zp never wraps. */
+DSP_INLINE int32_t dsp_rq_fast(int32_t acc, uint32_t mult, uint32_t chi, uint32_t e1)
+{
+    const uint32_t lo = (UINT32_C(1) << 30) | ((uint32_t)acc & 0x80000000u);
+    const uint32_t hi = chi + (uint32_t)dsp_asr(acc, 31);
+    const uint64_t v = (((uint64_t)hi << 32) | lo) + (uint64_t)((int64_t)acc * dsp_i32(mult));
+    return dsp_asr(dsp_i32((uint32_t)(v >> 32)), (int32_t)e1);
+}
+
+/* Any channel: requant.h's ps_requantize (kept out of line: the rare, slow case). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static int32_t dsp_rq_generic(int32_t acc, int32_t oc, const ps_quant_params *q)
+{
+    return ps_requantize(acc, q->multiplier[oc], q->shift[oc], q);
+}
+
+/* How a call requantizes: fast (dsp_rq_fast) or not, and its activation clamp. */
+typedef struct {
+    const ps_quant_params *q;
+    int32_t zp, lo, hi;
+    int fast, full; /* full: the activation range is int8's (SSAT alone clamps) */
+} dsp_rq;
+
+/* A channel's requantization words (its record after the bias). */
+typedef struct {
+    uint32_t mult, chi, e1;
+} dsp_ch;
+
+DSP_INLINE dsp_ch dsp_ch_of(const uint32_t *record)
+{
+    dsp_ch ch;
+    const uint32_t *p = record + DSP_P_MULT;
+    dsp_ldm3(&p, &ch.mult, &ch.chi, &ch.e1);
+    return ch;
+}
+
+/* An output value, int8. fast / full are constants where the hot case is inlined. */
+DSP_INLINE int32_t dsp_out(int32_t acc, const dsp_ch *ch, int32_t oc, const dsp_rq *r,
+                           int32_t zp, const int fast, const int full)
+{
+    if (!fast) {
+        return dsp_rq_generic(acc, oc, r->q);
+    }
+    int32_t v = dsp_ssat8(dsp_rq_fast(acc, ch->mult, ch->chi, ch->e1) + zp);
+    if (!full) {
+        v = v < r->lo ? r->lo : v;
+        v = v > r->hi ? r->hi : v;
+    }
+    return v;
+}
+
+/* ---- pool averages --------------------------------------------------------------------- */
+
+/* ps_pool_average for one window count, its branches and divisor worked out once. */
+typedef struct {
+    int32_t count, half, k; /* k = log2(count), or -1 */
+    uint32_t magic;
+    int32_t magic_shift; /* >= 32 */
+    int full;            /* the pool's activation range is [-128, 127] */
+    int simple;          /* full, "tflite" rounding and a power-of-two count <= 2^20 */
+} dsp_avg;
+
+static void dsp_avg_init(dsp_avg *a, int32_t count, const ps_pool_params *pool)
+{
+    a->count = count;
+    a->half = count / 2;
+    a->k = ps_exact_log2(count);
+    a->magic = 0;
+    a->magic_shift = 32;
+    if (a->k < 0 && count <= (INT32_C(1) << 20)) {
+        /* ps_division_magic's m = floor(2^(31 + l) / count) + 1, l = ceil(log2 count), by
+         * long division in 32 bits (no 64-bit division helper in the firmware) */
+        int32_t l = 0;
+        while ((INT32_C(1) << l) < count) {
+            l++;
+        }
+        uint32_t quotient = 0, rest = 1; /* the leading 1 of 2^(31 + l) */
+        for (int32_t bit = 0; bit < 31 + l; bit++) {
+            rest <<= 1;
+            quotient <<= 1;
+            if (rest >= (uint32_t)count) {
+                rest -= (uint32_t)count;
+                quotient |= 1u;
+            }
+        }
+        a->magic = quotient + 1u;
+        a->magic_shift = 31 + l;
+    }
+    a->full = pool->act_min == -128 && pool->act_max == 127;
+    a->simple = a->full && pool->rounding == PS_ROUND_TFLITE && a->k >= 0 &&
+                count <= (INT32_C(1) << 20);
+}
+
+static int8_t dsp_average(int32_t sum, const dsp_avg *a, const ps_pool_params *pool)
+{
+    int32_t v;
+    if (a->count > (INT32_C(1) << 20)) { /* |sum| + half could leave int32: the exact helper */
+        return ps_pool_average(sum, a->count, pool);
+    }
+    if (pool->rounding == PS_ROUND_FLOOR) {
+        v = dsp_asr(sum, a->k);
+    } else if (pool->rounding == PS_ROUND_HALF_UP) {
+        v = dsp_asr(sum + a->half, a->k);
+    } else { /* half away from zero: sign(sum) * floor((|sum| + half) / count) */
+        const uint32_t u = (uint32_t)(sum > 0 ? sum : -sum) + (uint32_t)a->half;
+        const uint32_t m = a->k >= 0 ? u >> a->k
+                                     : (uint32_t)(((uint64_t)u * a->magic) >> a->magic_shift);
+        v = sum > 0 ? (int32_t)m : -(int32_t)m;
+    }
+    if (a->full) {
+        return (int8_t)dsp_ssat8(v);
+    }
+    v = v < pool->act_min ? pool->act_min : v;
+    return (int8_t)(v > pool->act_max ? pool->act_max : v);
+}
+
+/* ---- the path's state -------------------------------------------------------------------- */
+
+#define DSP_PIXELS 4 /* output pixels per GEMM block */
+
+/* buf holds, for conv2d / pointwise / fully connected: the prepared channels' records
+ * (nch), a block column (per 4 taps, 8 words: (x0, x2), (x1, x3) - zp of each of the 4
+ * pixels), a conv2d's gathered int8 bytes of one pixel, and with a split receptive field
+ * the partial sums (4 x nch int32); for depthwise: per quad of channels, three words per
+ * tap (its byte offset in the input, its widened weights (w[c], w[c+2]), (w[c+1], w[c+3]))
+ * and the four channels' records. */
+typedef struct {
+    uint32_t buf[DSP_BUF_WORDS];
+    dsp_rq rq;
+    int32_t k;          /* taps per output channel: KH * KW * C_in */
+    int32_t kq;         /* quads (4 taps) per column: of K, or of a chunk of it */
+    int32_t nch;        /* output channels per prepared chunk (GEMM) */
+    int32_t quad_words; /* depthwise: words per quad of channels (0: plain loops) */
+    int split;          /* K is taken in chunks of 4 * kq taps */
+    uint32_t off2;      /* -input_zp in both halfwords */
+    uint32_t zp4;       /* input_zp in all four bytes: a padding tap */
+    uint32_t *col;      /* the block column */
+    uint8_t *raw;       /* one pixel's gathered bytes */
+    int32_t *acc;       /* split: partial sums, [pixel][channel] */
+} dsp_state;
+
+/* ---- conv2d / pointwise / fully connected ----------------------------------------------- */
+
+/* Copies n bytes, a word at a time. */
+DSP_INLINE void dsp_copy(uint8_t *dst, const int8_t *src, int32_t n)
+{
+    for (; n >= 4; n -= 4, dst += 4, src += 4) {
+        memcpy(dst, src, 4);
+    }
+    for (; n > 0; n--) {
+        *dst++ = (uint8_t)*src++;
+    }
+}
+
+/* n bytes of the padding value, a word at a time (zp4: it in all four bytes). */
+DSP_INLINE void dsp_fill(uint8_t *dst, uint32_t zp4, int32_t n)
+{
+    for (; n >= 4; n -= 4, dst += 4) {
+        memcpy(dst, &zp4, 4);
+    }
+    if (n > 0) {
+        dst[0] = (uint8_t)zp4;
+        if (n > 1) {
+            dst[1] = (uint8_t)zp4;
+            if (n > 2) {
+                dst[2] = (uint8_t)zp4;
+            }
+        }
+    }
+}
+
+/* Receptive field elements [k0, k1) of the pixel whose window starts at (iy0, ix0), in
+ * (ky, kx, ic) order, as int8 bytes, then input_zp up to the next multiple of 4 (so that
+ * padding taps and the tail widen to x - zp = 0). */
+static void dsp_gather(const ps_conv_op *op, const int8_t *image, int32_t iy0, int32_t ix0,
+                       int32_t k0, int32_t k1, uint32_t zp4, uint8_t *raw)
+{
+    const int32_t c = op->in_c, kw = op->kernel_w;
+    const int32_t dh = op->dilation_h, dw = op->dilation_w;
+    const size_t row = (size_t)op->in_w * c;
+    dsp_fill(raw + (k1 - k0), zp4, (4 - ((k1 - k0) & 3)) & 3);
+    if (k0 == 0 && k1 == op->kernel_h * kw * c && dw == 1 && iy0 >= 0 && ix0 >= 0 &&
+        iy0 + (op->kernel_h - 1) * dh < op->in_h && ix0 + kw - 1 < op->in_w) {
+        /* inside the image: each kernel row is one run of KW * C_in bytes */
+        const int8_t *src = image + (size_t)iy0 * row + (size_t)ix0 * c;
+        for (int32_t ky = 0; ky < op->kernel_h; ky++, src += (size_t)dh * row, raw += kw * c) {
+            dsp_copy(raw, src, kw * c);
+        }
+        return;
+    }
+    for (int32_t t = k0 / c; t * c < k1; t++) {
+        const int32_t iy = iy0 + (t / kw) * dh;
+        const int32_t ix = ix0 + (t % kw) * dw;
+        const int32_t lo = t * c > k0 ? t * c : k0;
+        const int32_t hi = t * c + c < k1 ? t * c + c : k1;
+        if (iy < 0 || iy >= op->in_h || ix < 0 || ix >= op->in_w) {
+            dsp_fill(raw + (lo - k0), zp4, hi - lo);
+        } else {
+            dsp_copy(raw + (lo - k0), image + (size_t)iy * row + (size_t)ix * c + (lo - t * c),
+                     hi - lo);
+        }
+    }
+}
+
+/* The block column of conv pixels (n, ys[p], xs[p]), p < 4, receptive field elements
+ * [k0, k1): per 4 taps, each pixel's (x0, x2), (x1, x3) - zp. A 1x1 conv widens the
+ * input pixels where they are; a conv2d gathers each pixel's bytes first. */
+static void dsp_block_column(const ps_conv_op *op, const dsp_state *st, int32_t n,
+                             const int32_t *ys, const int32_t *xs, int32_t k0, int32_t k1)
+{
+    const int8_t *image = op->input + (size_t)n * op->in_h * op->in_w * op->in_c;
+    const uint32_t off2 = st->off2;
+    for (int32_t p = 0; p < DSP_PIXELS; p++) {
+        const uint8_t *s;
+        int32_t len = k1 - k0, tail = len & 3;
+        if (op->kind == PS_KIND_POINTWISE) {
+            s = (const uint8_t *)image + ((size_t)ys[p] * op->in_w + xs[p]) * op->in_c + k0;
+        } else {
+            dsp_gather(op, image, ys[p] * op->stride_h - op->pad_top,
+                       xs[p] * op->stride_w - op->pad_left, k0, k1, st->zp4, st->raw);
+            s = st->raw;
+            len += (4 - tail) & 3; /* zp-padded to whole quads */
+            tail = 0;
+        }
+        uint32_t *col = st->col + 2 * p;
+        for (; len >= 4; len -= 4, s += 4, col += 2 * DSP_PIXELS) {
+            const uint32_t v = dsp_load32(s);
+            col[0] = dsp_sxtab16(off2, v);
+            col[1] = dsp_sxtab16_ror8(off2, v);
+        }
+        if (tail != 0) {
+            const uint32_t v = dsp_load_partial(s, tail, st->zp4);
+            col[0] = dsp_sxtab16(off2, v);
+            col[1] = dsp_sxtab16_ror8(off2, v);
+        }
+    }
+}
+
+/* 1 channel x 4 pixels: a_p += block column pixel p . filter row w over len taps (the
+ * row starts `back` bytes before w: a tail of len % 4 taps is read as the 32-bit word
+ * ending the row, shifted, when back + len >= 4). */
+DSP_INLINE void dsp_mac14(const int8_t *w, int32_t len, int32_t back, const uint32_t *col,
+                          int32_t *a)
+{
+    int32_t a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+    const uint32_t *end = col + 2 * DSP_PIXELS * (len >> 2);
+    while (col < end) {
+        const uint32_t v = dsp_load32(w);
+        w += 4;
+        const uint32_t we = dsp_sxtb16(v), wo = dsp_sxtb16_ror8(v);
+        uint32_t x0, x1, x2, x3;
+        dsp_ldm4(&col, &x0, &x1, &x2, &x3);
+        a0 = dsp_smlad(we, x0, a0);
+        a0 = dsp_smlad(wo, x1, a0);
+        a1 = dsp_smlad(we, x2, a1);
+        a1 = dsp_smlad(wo, x3, a1);
+        dsp_ldm4(&col, &x0, &x1, &x2, &x3);
+        a2 = dsp_smlad(we, x0, a2);
+        a2 = dsp_smlad(wo, x1, a2);
+        a3 = dsp_smlad(we, x2, a3);
+        a3 = dsp_smlad(wo, x3, a3);
+    }
+    const int32_t r = len & 3;
+    if (r != 0) {
+        const uint32_t v = back + len >= 4 ? dsp_load32(w + r - 4) >> (32 - 8 * r)
+                                           : dsp_load_partial(w, r, 0);
+        const uint32_t we = dsp_sxtb16(v), wo = dsp_sxtb16_ror8(v);
+        a0 = dsp_smlad(wo, col[1], dsp_smlad(we, col[0], a0));
+        a1 = dsp_smlad(wo, col[3], dsp_smlad(we, col[2], a1));
+        a2 = dsp_smlad(wo, col[5], dsp_smlad(we, col[4], a2));
+        a3 = dsp_smlad(wo, col[7], dsp_smlad(we, col[6], a3));
+    }
+    a[0] = a0;
+    a[1] = a1;
+    a[2] = a2;
+    a[3] = a3;
+}
+
+/* Where a block's results go: `pixels` (1..4) bytes per channel to dst[p * stride + j]; or
+ * (dst == NULL) their sum added to sums[j]; or, for a window of at most 4 pixels
+ * (avg != NULL), its average written to out[j]. */
+typedef struct {
+    int8_t *dst;
+    int32_t stride, pixels;
+    int32_t *sums;
+    const dsp_avg *avg;
+    const ps_pool_params *pool;
+    int8_t *out;
+} dsp_sink;
+
+/* Every prepared channel of the block column. fast / full / mode (0: store, 1: sums,
+ * 2: window average) are constants where the hot cases are inlined. */
+DSP_INLINE void dsp_gemm_block(const ps_conv_exec *ex, const dsp_sink *sink, const int fast,
+                               const int full, const int mode)
+{
+    const ps_conv_op *op = ex->op;
+    const dsp_state *st = (const dsp_state *)ex->state;
+    const dsp_rq *r = &st->rq;
+    const int32_t k = st->k, cc = ex->oc1 - ex->oc0, pixels = sink->pixels;
+    const int8_t *w = op->filter + (size_t)ex->oc0 * k;
+    const uint32_t *p = st->buf;
+    const int32_t zp = r->zp;
+    for (int32_t j = 0; j < cc; j++, w += k, p += DSP_P_WORDS) {
+        int32_t a[4];
+        a[0] = a[1] = a[2] = a[3] = (int32_t)p[DSP_P_BIAS];
+        dsp_mac14(w, k, 0, st->col, a);
+        const int32_t oc = ex->oc0 + j;
+        const dsp_ch ch = dsp_ch_of(p);
+        const int32_t v0 = dsp_out(a[0], &ch, oc, r, zp, fast, full);
+        const int32_t v1 = dsp_out(a[1], &ch, oc, r, zp, fast, full);
+        const int32_t v2 = dsp_out(a[2], &ch, oc, r, zp, fast, full);
+        const int32_t v3 = dsp_out(a[3], &ch, oc, r, zp, fast, full);
+        if (mode == 0) {
+            int8_t *d = sink->dst + j;
+            const int32_t s = sink->stride;
+            d[0] = (int8_t)v0;
+            if (pixels == DSP_PIXELS) {
+                d[s] = (int8_t)v1;
+                d[2 * s] = (int8_t)v2;
+                d[3 * s] = (int8_t)v3;
+            } else if (pixels > 1) {
+                d[s] = (int8_t)v1;
+                if (pixels > 2) {
+                    d[2 * s] = (int8_t)v2;
+                    if (pixels > 3) {
+                        d[3 * s] = (int8_t)v3;
+                    }
+                }
+            }
+        } else {
+            /* the unused pixels repeat the last one: drop them */
+            const int32_t sum = v0 + (pixels > 1 ? v1 : 0) + (pixels > 2 ? v2 : 0) +
+                                (pixels > 3 ? v3 : 0);
+            if (mode == 1) {
+                sink->sums[j] += sum;
+            } else if (sink->avg->simple) { /* "tflite" rounding by a shift, int8 range */
+                const uint32_t u = (uint32_t)(sum > 0 ? sum : -sum) + (uint32_t)sink->avg->half;
+                const int32_t m = (int32_t)(u >> sink->avg->k);
+                sink->out[j] = (int8_t)dsp_ssat8(sum > 0 ? m : -m);
+            } else {
+                sink->out[j] = dsp_average(sum, sink->avg, sink->pool);
+            }
+        }
+    }
+}
+
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void dsp_gemm_block_any(const ps_conv_exec *ex, const dsp_sink *sink)
+{
+    const dsp_state *st = (const dsp_state *)ex->state;
+    const int mode = sink->dst != NULL ? 0 : sink->avg == NULL ? 1 : 2;
+    if (mode == 0) {
+        dsp_gemm_block(ex, sink, st->rq.fast, st->rq.full, 0);
+    } else if (mode == 1) {
+        dsp_gemm_block(ex, sink, st->rq.fast, st->rq.full, 1);
+    } else {
+        dsp_gemm_block(ex, sink, st->rq.fast, st->rq.full, 2);
+    }
+}
+
+/* A receptive field longer than the buffer's column: chunks of it, the partial sums of the
+ * prepared channels in buf; requant.h's requantization. */
+static void dsp_gemm_split(const ps_conv_exec *ex, int32_t n, const int32_t *ys,
+                           const int32_t *xs, const dsp_sink *sink)
+{
+    const ps_conv_op *op = ex->op;
+    const dsp_state *st = (const dsp_state *)ex->state;
+    const int32_t k = st->k, chunk = 4 * st->kq, cc = ex->oc1 - ex->oc0, nch = st->nch;
+    int32_t *acc = st->acc;
+    for (int32_t j = 0; j < cc; j++) {
+        acc[j] = acc[nch + j] = acc[2 * nch + j] = acc[3 * nch + j] =
+            (int32_t)st->buf[j * DSP_P_WORDS + DSP_P_BIAS];
+    }
+    for (int32_t k0 = 0; k0 < k; k0 += chunk) {
+        const int32_t k1 = k - k0 < chunk ? k : k0 + chunk;
+        dsp_block_column(op, st, n, ys, xs, k0, k1);
+        for (int32_t j = 0; j < cc; j++) {
+            int32_t a[4] = {acc[j], acc[nch + j], acc[2 * nch + j], acc[3 * nch + j]};
+            dsp_mac14(op->filter + (size_t)(ex->oc0 + j) * k + k0, k1 - k0, k0, st->col, a);
+            acc[j] = a[0];
+            acc[nch + j] = a[1];
+            acc[2 * nch + j] = a[2];
+            acc[3 * nch + j] = a[3];
+        }
+    }
+    for (int32_t j = 0; j < cc; j++) {
+        int32_t sum = 0;
+        for (int32_t p = 0; p < sink->pixels; p++) {
+            const int32_t v = dsp_rq_generic(acc[p * nch + j], ex->oc0 + j, st->rq.q);
+            if (sink->dst != NULL) {
+                sink->dst[p * sink->stride + j] = (int8_t)v;
+            }
+            sum += v;
+        }
+        if (sink->dst == NULL && sink->avg == NULL) {
+            sink->sums[j] += sum;
+        } else if (sink->dst == NULL) {
+            sink->out[j] = dsp_average(sum, sink->avg, sink->pool);
+        }
+    }
+}
+
+/* Conv pixels (n, ys[p], xs[p]) (4 of them; past sink->pixels, repeats) for every prepared
+ * channel, into the sink. */
+static void dsp_gemm_pixels(const ps_conv_exec *ex, int32_t n, const int32_t *ys,
+                            const int32_t *xs, const dsp_sink *sink)
+{
+    const dsp_state *st = (const dsp_state *)ex->state;
+    if (st->split) {
+        dsp_gemm_split(ex, n, ys, xs, sink);
+        return;
+    }
+    dsp_block_column(ex->op, st, n, ys, xs, 0, st->k);
+    if (!st->rq.fast || !st->rq.full) {
+        dsp_gemm_block_any(ex, sink);
+    } else if (sink->dst != NULL) {
+        dsp_gemm_block(ex, sink, 1, 1, 0);
+    } else if (sink->avg == NULL) {
+        dsp_gemm_block(ex, sink, 1, 1, 1);
+    } else {
+        dsp_gemm_block(ex, sink, 1, 1, 2);
+    }
+}
+
+static void dsp_gemm_row(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t ox0, int32_t ox1,
+                         int8_t *dst, int32_t dst_stride)
+{
+    dsp_sink sink = {dst, dst_stride, 0, NULL, NULL, NULL, NULL};
+    const int32_t ys[DSP_PIXELS] = {oy, oy, oy, oy};
+    for (int32_t ox = ox0; ox < ox1; ox += DSP_PIXELS) {
+        const int32_t last = ox1 - 1;
+        const int32_t xs[DSP_PIXELS] = {ox, ox + 1 < last ? ox + 1 : last,
+                                        ox + 2 < last ? ox + 2 : last, ox + 3 < last ? ox + 3 : last};
+        sink.dst = dst + (size_t)(ox - ox0) * dst_stride;
+        sink.pixels = ox1 - ox < DSP_PIXELS ? ox1 - ox : DSP_PIXELS;
+        dsp_gemm_pixels(ex, n, ys, xs, &sink);
+    }
+}
+
+/* Channels [oc0, oc0 + nch) and their records. */
+static int32_t dsp_gemm_prepare(ps_conv_exec *ex, int32_t oc0)
+{
+    dsp_state *st = (dsp_state *)ex->state;
+    const int32_t c_out = ex->op->out_c;
+    ex->oc0 = oc0;
+    ex->oc1 = c_out - oc0 <= st->nch ? c_out : oc0 + st->nch;
+    for (int32_t oc = oc0; oc < ex->oc1; oc++) {
+        dsp_param(st->buf + (size_t)(oc - oc0) * DSP_P_WORDS, ex->op, oc);
+    }
+    return ex->oc1;
+}
+
+/* ps_conv_exec.pooled_row: each window's pixels four at a time (across its rows); a window
+ * of at most 4 pixels is averaged straight from registers, a larger one through sums. */
+static void dsp_gemm_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1,
+                                const ps_pool_params *pool, int32_t pooled_w, int8_t *tile,
+                                int32_t *sums, int8_t *out, int32_t out_stride)
+{
+    const ps_conv_op *op = ex->op;
+    const int32_t cc = ex->oc1 - ex->oc0;
+    dsp_avg avg = {0, 0, -1, 0, 32, 1, 0}; /* count 0: set up by the first window */
+    dsp_sink sink = {NULL, 0, 0, sums, NULL, pool, NULL};
+    (void)tile; /* the results go straight into the window sums */
+    for (int32_t px = 0; px < pooled_w; px++, out += out_stride) {
+        int32_t x0, x1;
+        ps_pool_window(px, pool->stride_w, pool->pad_left, pool->pool_w, op->out_w, &x0, &x1);
+        const int32_t w = x1 - x0, pixels = (y1 - y0) * w;
+        if (pixels != avg.count) {
+            dsp_avg_init(&avg, pixels, pool);
+        }
+        sink.out = out;
+        sink.avg = pixels <= DSP_PIXELS ? &avg : NULL;
+        if (sink.avg == NULL) {
+            for (int32_t c = 0; c < cc; c++) {
+                sums[c] = 0;
+            }
+        }
+        for (int32_t i = 0; i < pixels; i += DSP_PIXELS) {
+            int32_t ys[DSP_PIXELS], xs[DSP_PIXELS];
+            for (int32_t p = 0; p < DSP_PIXELS; p++) {
+                const int32_t at = i + p < pixels ? i + p : pixels - 1;
+                ys[p] = y0 + at / w;
+                xs[p] = x0 + at % w;
+            }
+            sink.pixels = pixels - i < DSP_PIXELS ? pixels - i : DSP_PIXELS;
+            dsp_gemm_pixels(ex, n, ys, xs, &sink);
+        }
+        if (sink.avg == NULL) {
+            for (int32_t c = 0; c < cc; c++) {
+                out[c] = dsp_average(sums[c], &avg, pool);
+            }
+        }
+    }
+}
+
+/* ---- depthwise --------------------------------------------------------------------------- */
+
+/* Channels [oc0, oc0 + 4 * quads) into buf: per quad, three words per tap (its byte offset
+ * from the window's first tap, then the widened weights (w[c], w[c+2]) and (w[c+1], w[c+3]),
+ * 0 past the last channel), then the four channels' records. */
+static int32_t dsp_dw_prepare(ps_conv_exec *ex, int32_t oc0)
+{
+    const ps_conv_op *op = ex->op;
+    dsp_state *st = (dsp_state *)ex->state;
+    const int32_t c_out = op->out_c;
+    ex->oc0 = oc0;
+    if (st->quad_words == 0) {
+        ex->oc1 = c_out;
+        return c_out;
+    }
+    const int32_t taps = op->kernel_h * op->kernel_w;
+    const int32_t quads = (c_out - oc0 + 3) / 4 < st->nch / 4 ? (c_out - oc0 + 3) / 4 : st->nch / 4;
+    ex->oc1 = oc0 + 4 * quads < c_out ? oc0 + 4 * quads : c_out;
+    for (int32_t qi = 0; qi < quads; qi++) {
+        uint32_t *words = st->buf + (size_t)qi * st->quad_words;
+        for (int32_t t = 0; t < taps; t++) {
+            int32_t w[4];
+            for (int32_t j = 0; j < 4; j++) {
+                const int32_t c = oc0 + 4 * qi + j;
+                w[j] = c < ex->oc1 ? op->filter[(size_t)t * c_out + c] : 0;
+            }
+            const int32_t ky = t / op->kernel_w, kx = t % op->kernel_w;
+            words[3 * t] = (uint32_t)(((size_t)ky * op->dilation_h * op->in_w +
+                                       (size_t)kx * op->dilation_w) * op->in_c);
+            words[3 * t + 1] = ((uint32_t)w[0] & 0xFFFFu) | ((uint32_t)w[2] << 16);
+            words[3 * t + 2] = ((uint32_t)w[1] & 0xFFFFu) | ((uint32_t)w[3] << 16);
+        }
+        for (int32_t j = 0; j < 4; j++) {
+            const int32_t c = oc0 + 4 * qi + j;
+            if (c < ex->oc1) {
+                dsp_param(words + 3 * taps + j * DSP_P_WORDS, op, c);
+            }
+        }
+    }
+    return ex->oc1;
+}
+
+/* First and one-past-last kernel index k whose input o + k * d lies in [0, in). */
+static void dsp_tap_range(int32_t o, int32_t d, int32_t kernel, int32_t in, int32_t *lo,
+                          int32_t *hi)
+{
+    int32_t a = 0, b = kernel;
+    if (o < 0) {
+        a = -o / d + (-o % d != 0);
+    }
+    if (o + (kernel - 1) * d >= in) {
+        b = in - 1 - o < 0 ? 0 : (in - 1 - o) / d + 1;
+    }
+    *lo = a;
+    *hi = b < a ? a : b;
+}
+
+/* Four channels' sums over a rectangle of taps (rows x cols; consecutive taps xstep bytes
+ * apart, rows ystep; tab: the first tap's triple, kw triples per row), loading `lanes`
+ * input channels (the rest 0). */
+static void dsp_dw_rect(const int8_t *x, size_t xstep, size_t ystep, const uint32_t *tab,
+                        int32_t kw, int32_t rows, int32_t cols, int32_t lanes, uint32_t off2,
+                        int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    for (int32_t r = 0; r < rows; r++, x += ystep, tab += 3 * kw) {
+        const int8_t *xp = x;
+        const uint32_t *t = tab;
+        for (int32_t c = 0; c < cols; c++, xp += xstep, t += 3) {
+            const uint32_t v = lanes == 4 ? dsp_load32(xp) : dsp_load_partial(xp, lanes, 0);
+            const uint32_t e = dsp_sxtab16(off2, v), o = dsp_sxtab16_ror8(off2, v);
+            a0 = dsp_smlabb(e, t[1], a0);
+            a2 = dsp_smlatt(e, t[1], a2);
+            a1 = dsp_smlabb(o, t[2], a1);
+            a3 = dsp_smlatt(o, t[2], a3);
+        }
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
+/* One quad's four channels for a pixel whose taps are all inside: a triple per tap. */
+DSP_INLINE void dsp_dw_quad_inside(const int8_t *x, const uint32_t *t, const uint32_t *end,
+                                   uint32_t off2, int32_t *a)
+{
+    int32_t a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+    while (t < end) {
+        uint32_t at, w02, w13;
+        dsp_ldm3(&t, &at, &w02, &w13);
+        const uint32_t v = dsp_load32(x + at);
+        const uint32_t e = dsp_sxtab16(off2, v), o = dsp_sxtab16_ror8(off2, v);
+        a0 = dsp_smlabb(e, w02, a0);
+        a2 = dsp_smlatt(e, w02, a2);
+        a1 = dsp_smlabb(o, w13, a1);
+        a3 = dsp_smlatt(o, w13, a3);
+    }
+    a[0] = a0;
+    a[1] = a1;
+    a[2] = a2;
+    a[3] = a3;
+}
+
+DSP_INLINE void dsp_dw_row_mode(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t ox0,
+                                int32_t ox1, int8_t *dst, int32_t dst_stride, const int fast,
+                                const int full)
+{
+    const ps_conv_op *op = ex->op;
+    const dsp_state *st = (const dsp_state *)ex->state;
+    const dsp_rq *r = &st->rq;
+    const int32_t c_in = op->in_c, kw = op->kernel_w, taps = op->kernel_h * kw;
+    const int32_t qw = st->quad_words, oc0 = ex->oc0, oc1 = ex->oc1, zp = r->zp;
+    const int8_t *image = op->input + (size_t)n * op->in_h * op->in_w * c_in + oc0;
+    const size_t xstep = (size_t)op->dilation_w * c_in;
+    const size_t ystep = (size_t)op->dilation_h * op->in_w * c_in;
+    const uint32_t off2 = st->off2;
+    const int32_t iy0 = oy * op->stride_h - op->pad_top;
+    int32_t ky0, ky1;
+    dsp_tap_range(iy0, op->dilation_h, op->kernel_h, op->in_h, &ky0, &ky1);
+    const int rows_inside = ky0 == 0 && ky1 == op->kernel_h;
+    const int32_t span = (kw - 1) * op->dilation_w;
+    for (int32_t ox = ox0; ox < ox1; ox++, dst += dst_stride) {
+        const int32_t ix0 = ox * op->stride_w - op->pad_left;
+        int32_t kx0 = 0, kx1 = kw;
+        const int inside = rows_inside && ix0 >= 0 && ix0 + span < op->in_w;
+        if (!inside) {
+            dsp_tap_range(ix0, op->dilation_w, kw, op->in_w, &kx0, &kx1);
+        }
+        const int any = ky1 > ky0 && kx1 > kx0;
+        /* the window's first valid tap, channel oc0 */
+        const int8_t *x = image;
+        if (any) {
+            x += ((size_t)(iy0 + ky0 * op->dilation_h) * op->in_w +
+                  (size_t)(ix0 + kx0 * op->dilation_w)) * c_in;
+        }
+        const uint32_t *tab = st->buf;
+        int8_t *d = dst;
+        for (int32_t c = oc0; c < oc1; c += 4, tab += qw, x += 4, d += 4) {
+            const int32_t lanes = oc1 - c < 4 ? oc1 - c : 4;
+            const uint32_t *p = tab + 3 * taps;
+            int32_t a[4];
+            for (int32_t j = 0; j < 4; j++) {
+                a[j] = j < lanes ? (int32_t)p[j * DSP_P_WORDS + DSP_P_BIAS] : 0;
+            }
+            if (inside && lanes == 4) {
+                dsp_dw_quad_inside(x, tab, tab + 3 * taps, off2, a);
+            } else if (any) {
+                dsp_dw_rect(x, xstep, ystep, tab + 3 * (ky0 * kw + kx0), kw, ky1 - ky0,
+                            kx1 - kx0, lanes, off2, a);
+            }
+            for (int32_t j = 0; j < lanes; j++, p += DSP_P_WORDS) {
+                const dsp_ch ch = dsp_ch_of(p);
+                d[j] = (int8_t)dsp_out(a[j], &ch, c + j, r, zp, fast, full);
+            }
+        }
+    }
+}
+
+/* Depth multipliers > 1, or kernels whose packed weights do not fit: plain loops. */
+static void dsp_dw_row_plain(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t ox0,
+                             int32_t ox1, int8_t *dst, int32_t dst_stride)
+{
+    const ps_conv_op *op = ex->op;
+    const ps_quant_params *q = op->quant;
+    const int32_t c_in = op->in_c, c_out = op->out_c, mult = op->depth_multiplier;
+    const int8_t *image = op->input + (size_t)n * op->in_h * op->in_w * c_in;
+    const int32_t iy0 = oy * op->stride_h - op->pad_top;
+    int32_t ky0, ky1;
+    dsp_tap_range(iy0, op->dilation_h, op->kernel_h, op->in_h, &ky0, &ky1);
+    for (int32_t ox = ox0; ox < ox1; ox++, dst += dst_stride) {
+        const int32_t ix0 = ox * op->stride_w - op->pad_left;
+        int32_t kx0, kx1;
+        dsp_tap_range(ix0, op->dilation_w, op->kernel_w, op->in_w, &kx0, &kx1);
+        for (int32_t oc = 0; oc < c_out; oc++) {
+            int32_t acc = op->bias != NULL ? op->bias[oc] : 0;
+            for (int32_t ky = ky0; ky < ky1; ky++) {
+                const int32_t iy = iy0 + ky * op->dilation_h;
+                for (int32_t kx = kx0; kx < kx1; kx++) {
+                    const int32_t ix = ix0 + kx * op->dilation_w;
+                    const int32_t x = image[((size_t)iy * op->in_w + ix) * c_in + oc / mult];
+                    acc += (x - q->input_zp) *
+                           op->filter[((size_t)ky * op->kernel_w + kx) * c_out + oc];
+                }
+            }
+            dst[oc] = (int8_t)dsp_rq_generic(acc, oc, q);
+        }
+    }
+}
+
+static void dsp_dw_row(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t ox0, int32_t ox1,
+                       int8_t *dst, int32_t dst_stride)
+{
+    const dsp_state *st = (const dsp_state *)ex->state;
+    if (st->quad_words == 0) {
+        dsp_dw_row_plain(ex, n, oy, ox0, ox1, dst, dst_stride);
+    } else if (st->rq.fast && st->rq.full) {
+        dsp_dw_row_mode(ex, n, oy, ox0, ox1, dst, dst_stride, 1, 1);
+    } else {
+        dsp_dw_row_mode(ex, n, oy, ox0, ox1, dst, dst_stride, st->rq.fast, st->rq.full);
+    }
+}
+
+/* ---- the path's run function --------------------------------------------------------------- */
+
+/* How the GEMM ops use buf: one block column of the whole receptive field (kq quads: 8 kq
+ * words, and kq more for a conv2d's gathered bytes) and as many channel records as fit
+ * (balanced over the chunks); or, when not even one would fit, the receptive field in
+ * chunks of kq quads, with DSP_SPLIT_CHANNELS channels' records and partial sums. */
+static void dsp_gemm_layout(const ps_conv_op *op, dsp_state *st)
+{
+    const int32_t quads = (st->k + 3) / 4; /* K < 2^31: no overflow */
+    const int32_t per_quad = op->kind == PS_KIND_POINTWISE ? 2 * DSP_PIXELS : 2 * DSP_PIXELS + 1;
+    const int32_t c_out = op->out_c;
+    st->split = quads > (DSP_BUF_WORDS - DSP_P_WORDS) / per_quad;
+    if (!st->split) {
+        st->kq = quads;
+        const int32_t max_ch = (DSP_BUF_WORDS - per_quad * quads) / DSP_P_WORDS;
+        const int32_t chunks = (c_out + max_ch - 1) / max_ch;
+        st->nch = (c_out + chunks - 1) / chunks;
+    } else {
+        st->nch = c_out < DSP_SPLIT_CHANNELS ? c_out : DSP_SPLIT_CHANNELS;
+        st->kq = (DSP_BUF_WORDS - (DSP_P_WORDS + DSP_PIXELS) * st->nch) / per_quad;
+    }
+    st->col = st->buf + (size_t)st->nch * DSP_P_WORDS;
+    st->raw = (uint8_t *)(st->col + 2 * DSP_PIXELS * (size_t)st->kq);
+    st->acc = (int32_t *)(st->col + (size_t)per_quad * st->kq);
+}
+
+void ps_conv_run_dsp(const ps_conv_op *op, const ps_conv_job *job)
+{
+    dsp_state st;
+    const ps_quant_params *q = op->quant;
+    const uint32_t off = (uint32_t)(-q->input_zp) & 0xFFFFu;
+    const uint32_t zp = (uint32_t)q->input_zp & 0xFFu;
+    st.off2 = off | (off << 16);
+    st.zp4 = zp * 0x01010101u;
+    st.rq.q = q;
+    st.rq.zp = q->output_zp;
+    st.rq.lo = q->act_min;
+    st.rq.hi = q->act_max;
+    st.rq.fast = dsp_fast_quant(q, op->out_c);
+    st.rq.full = q->act_min == -128 && q->act_max == 127;
+    st.k = op->kernel_h * op->kernel_w * op->in_c;
+    st.kq = st.nch = st.quad_words = st.split = 0;
+    st.col = st.buf;
+    st.raw = (uint8_t *)st.buf;
+    st.acc = (int32_t *)st.buf;
+    ps_conv_exec ex;
+    ex.op = op;
+    ex.ring_window = NULL;
+    ex.oc0 = ex.oc1 = 0;
+    ex.state = &st;
+    if (op->kind == PS_KIND_DEPTHWISE) {
+        const int32_t taps = op->kernel_h * op->kernel_w;
+        if (op->depth_multiplier == 1 && taps <= (DSP_BUF_WORDS - 4 * DSP_P_WORDS) / 3) {
+            st.quad_words = 3 * taps + 4 * DSP_P_WORDS;
+            const int32_t max_quads = DSP_BUF_WORDS / st.quad_words;
+            const int32_t quads = (op->out_c + 3) / 4;
+            const int32_t chunks = (quads + max_quads - 1) / max_quads;
+            st.nch = 4 * ((quads + chunks - 1) / chunks); /* channels per chunk, balanced */
+        }
+        ex.prepare = dsp_dw_prepare;
+        ex.row = dsp_dw_row;
+        ex.pooled_row = NULL;
+    } else {
+        dsp_gemm_layout(op, &st);
+        ex.prepare = dsp_gemm_prepare;
+        ex.row = dsp_gemm_row;
+        ex.pooled_row = dsp_gemm_pooled_row;
+    }
+    ps_conv_drive(&ex, job);
+}
