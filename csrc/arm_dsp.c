@@ -50,11 +50,13 @@
 
 #if defined(__GNUC__)
 #define DSP_INLINE static inline __attribute__((always_inline))
+#define DSP_NOINLINE static __attribute__((noinline)) /* a frame of its own: a shallow stack */
 #else
 #define DSP_INLINE static inline
+#define DSP_NOINLINE static
 #endif
 
-#define DSP_BUF_WORDS 160 /* 640 bytes: the path's one stack buffer */
+#define DSP_BUF_WORDS 112 /* 448 bytes: the path's one stack buffer */
 #define DSP_SPLIT_CHANNELS 8 /* channels per chunk when the receptive field is split */
 
 /* ---- the DSP operations: intrinsics on Arm, the same results in C99 elsewhere ---------- */
@@ -247,19 +249,32 @@ DSP_INLINE void dsp_ldm3(const uint32_t **p, uint32_t *a, uint32_t *b, uint32_t 
 
 /* ---- requantization ------------------------------------------------------------------ */
 
-/* Per output channel of the prepared chunk: its record, 4 words. */
-enum { DSP_P_BIAS = 0, DSP_P_MULT = 1, DSP_P_CHI = 2, DSP_P_E1 = 3, DSP_P_WORDS = 4 };
+/* Per output channel of a prepared GEMM chunk: its record, 3 words. */
+enum { DSP_P_BIAS = 0, DSP_P_MULT = 1, DSP_P_CHI = 2, DSP_P_WORDS = 3 };
 
 /* A channel's record: bias; for the fast requantization (double rounding with shift <= -2,
- * so e = -shift >= 2 and no left shift) the multiplier, the high word of the 64-bit
- * constant 2^30 + 2^(30 + e) (its low word is 2^30) and e - 1. */
+ * so e = -shift >= 2 and no left shift) the multiplier and the high word of the 64-bit
+ * constant 2^30 + 2^(30 + e), 2^(e - 2) (its low word is 2^30; e - 1 = 32 - clz of it). */
 static void dsp_param(uint32_t *p, const ps_conv_op *op, int32_t oc)
 {
     const int32_t e = -op->quant->shift[oc];
     p[DSP_P_BIAS] = op->bias != NULL ? (uint32_t)op->bias[oc] : 0u;
     p[DSP_P_MULT] = (uint32_t)op->quant->multiplier[oc];
     p[DSP_P_CHI] = e >= 2 ? UINT32_C(1) << (e - 2) : 0u;
-    p[DSP_P_E1] = (uint32_t)(e - 1);
+}
+
+/* e - 1 from the record's 2^(e - 2), e >= 2: 32 - its leading zeros (one CLZ). */
+DSP_INLINE uint32_t dsp_e1(uint32_t chi)
+{
+#if defined(__GNUC__)
+    return 32u - (uint32_t)__builtin_clz(chi);
+#else
+    uint32_t e1 = 0;
+    for (; chi != 0; chi >>= 1) {
+        e1++;
+    }
+    return e1;
+#endif
 }
 
 /* Whether every channel takes the fast requantization. */
@@ -297,10 +312,7 @@ DSP_INLINE int32_t dsp_rq_fast(int32_t acc, uint32_t mult, uint32_t chi, uint32_
 }
 
 /* Any channel: requant.h's ps_requantize (kept out of line: the rare, slow case). */
-#if defined(__GNUC__)
-__attribute__((noinline))
-#endif
-static int32_t dsp_rq_generic(int32_t acc, int32_t oc, const ps_quant_params *q)
+DSP_NOINLINE int32_t dsp_rq_generic(int32_t acc, int32_t oc, const ps_quant_params *q)
 {
     return ps_requantize(acc, q->multiplier[oc], q->shift[oc], q);
 }
@@ -320,8 +332,9 @@ typedef struct {
 DSP_INLINE dsp_ch dsp_ch_of(const uint32_t *record)
 {
     dsp_ch ch;
-    const uint32_t *p = record + DSP_P_MULT;
-    dsp_ldm3(&p, &ch.mult, &ch.chi, &ch.e1);
+    ch.mult = record[DSP_P_MULT];
+    ch.chi = record[DSP_P_CHI];
+    ch.e1 = ch.chi != 0 ? dsp_e1(ch.chi) : 0; /* chi = 0: not the fast requantization */
     return ch;
 }
 
@@ -407,6 +420,22 @@ static int8_t dsp_average(int32_t sum, const dsp_avg *a, const ps_pool_params *p
 
 /* ---- the path's state -------------------------------------------------------------------- */
 
+/* A GEMM block: its pixels, the `count` (1..4) pixels first, first + 1, ... of the
+ * row-major enumeration of a rectangle of conv pixels `w` wide from (y0, x0), image n (the
+ * block's other pixels repeat the last one); and where their results go: bytes to
+ * dst[p * stride + channel] (mode 0), their sum added to sums[channel] (mode 1), or for a
+ * window of at most 4 pixels its average (avg) to out[channel] (mode 2). */
+typedef struct {
+    int32_t n, y0, x0, w, first, count;
+    int mode;
+    int8_t *dst;
+    int32_t stride;
+    int32_t *sums;
+    const ps_pool_params *pool;
+    int8_t *out;
+} dsp_block;
+
+
 #define DSP_PIXELS 4 /* output pixels per GEMM block */
 
 /* buf holds, for conv2d / pointwise / fully connected: the prepared channels' records
@@ -427,7 +456,11 @@ typedef struct {
     uint32_t zp4;       /* input_zp in all four bytes: a padding tap */
     uint32_t *col;      /* the block column */
     uint8_t *raw;       /* one pixel's gathered bytes */
-    int32_t *acc;       /* split: partial sums, [pixel][channel] */
+    int32_t *acc;       /* split: partial sums, [channel][pixel] */
+    dsp_block blk;      /* the GEMM block being computed */
+    int32_t taps[4];    /* depthwise, a border pixel: its valid taps [ky0, ky1) x [kx0, kx1) */
+    int32_t sums[4];    /* depthwise, a border pixel: a quad's sums */
+    dsp_avg avg;        /* the fused window's average */
 } dsp_state;
 
 /* ---- conv2d / pointwise / fully connected ----------------------------------------------- */
@@ -493,22 +526,24 @@ static void dsp_gather(const ps_conv_op *op, const int8_t *image, int32_t iy0, i
     }
 }
 
-/* The block column of conv pixels (n, ys[p], xs[p]), p < 4, receptive field elements
- * [k0, k1): per 4 taps, each pixel's (x0, x2), (x1, x3) - zp. A 1x1 conv widens the
- * input pixels where they are; a conv2d gathers each pixel's bytes first. */
-static void dsp_block_column(const ps_conv_op *op, const dsp_state *st, int32_t n,
-                             const int32_t *ys, const int32_t *xs, int32_t k0, int32_t k1)
+/* The block column of the pixels, receptive field elements [k0, k1): per 4 taps, each
+ * pixel's (x0, x2), (x1, x3) - zp. A 1x1 conv widens the input pixels where they are; a
+ * conv2d gathers each pixel's bytes first. */
+static void dsp_block_column(const ps_conv_op *op, const dsp_state *st, int32_t k0, int32_t k1)
 {
-    const int8_t *image = op->input + (size_t)n * op->in_h * op->in_w * op->in_c;
+    const dsp_block *px = &st->blk;
+    const int8_t *image = op->input + (size_t)px->n * op->in_h * op->in_w * op->in_c;
     const uint32_t off2 = st->off2;
     for (int32_t p = 0; p < DSP_PIXELS; p++) {
+        const int32_t at = px->first + (p < px->count ? p : px->count - 1);
+        const int32_t y = px->y0 + at / px->w, x = px->x0 + at % px->w;
         const uint8_t *s;
         int32_t len = k1 - k0, tail = len & 3;
         if (op->kind == PS_KIND_POINTWISE) {
-            s = (const uint8_t *)image + ((size_t)ys[p] * op->in_w + xs[p]) * op->in_c + k0;
+            s = (const uint8_t *)image + ((size_t)y * op->in_w + x) * op->in_c + k0;
         } else {
-            dsp_gather(op, image, ys[p] * op->stride_h - op->pad_top,
-                       xs[p] * op->stride_w - op->pad_left, k0, k1, st->zp4, st->raw);
+            dsp_gather(op, image, y * op->stride_h - op->pad_top, x * op->stride_w - op->pad_left,
+                       k0, k1, st->zp4, st->raw);
             s = st->raw;
             len += (4 - tail) & 3; /* zp-padded to whole quads */
             tail = 0;
@@ -567,40 +602,27 @@ DSP_INLINE void dsp_mac14(const int8_t *w, int32_t len, int32_t back, const uint
     a[3] = a3;
 }
 
-/* Where a block's results go: `pixels` (1..4) bytes per channel to dst[p * stride + j]; or
- * (dst == NULL) their sum added to sums[j]; or, for a window of at most 4 pixels
- * (avg != NULL), its average written to out[j]. */
-typedef struct {
-    int8_t *dst;
-    int32_t stride, pixels;
-    int32_t *sums;
-    const dsp_avg *avg;
-    const ps_pool_params *pool;
-    int8_t *out;
-} dsp_sink;
-
-/* Every prepared channel of the block column. fast / full / mode (0: store, 1: sums,
- * 2: window average) are constants where the hot cases are inlined. */
-DSP_INLINE void dsp_gemm_block(const ps_conv_exec *ex, const dsp_sink *sink, const int fast,
-                               const int full, const int mode)
+/* Every prepared channel of the block column into the sink (fast / full constants where
+ * the hot case is inlined). */
+DSP_INLINE void dsp_gemm_channels(const ps_conv_exec *ex, const int fast, const int full)
 {
     const ps_conv_op *op = ex->op;
     const dsp_state *st = (const dsp_state *)ex->state;
     const dsp_rq *r = &st->rq;
-    const int32_t k = st->k, cc = ex->oc1 - ex->oc0, pixels = sink->pixels;
-    const int8_t *w = op->filter + (size_t)ex->oc0 * k;
+    const dsp_block *sink = &st->blk;
+    const int32_t k = st->k, oc0 = ex->oc0, cc = ex->oc1 - oc0, zp = r->zp;
+    const int32_t pixels = sink->count, mode = sink->mode;
+    const int8_t *w = op->filter + (size_t)oc0 * k;
     const uint32_t *p = st->buf;
-    const int32_t zp = r->zp;
     for (int32_t j = 0; j < cc; j++, w += k, p += DSP_P_WORDS) {
         int32_t a[4];
         a[0] = a[1] = a[2] = a[3] = (int32_t)p[DSP_P_BIAS];
         dsp_mac14(w, k, 0, st->col, a);
-        const int32_t oc = ex->oc0 + j;
         const dsp_ch ch = dsp_ch_of(p);
-        const int32_t v0 = dsp_out(a[0], &ch, oc, r, zp, fast, full);
-        const int32_t v1 = dsp_out(a[1], &ch, oc, r, zp, fast, full);
-        const int32_t v2 = dsp_out(a[2], &ch, oc, r, zp, fast, full);
-        const int32_t v3 = dsp_out(a[3], &ch, oc, r, zp, fast, full);
+        const int32_t v0 = dsp_out(a[0], &ch, oc0 + j, r, zp, fast, full);
+        const int32_t v1 = dsp_out(a[1], &ch, oc0 + j, r, zp, fast, full);
+        const int32_t v2 = dsp_out(a[2], &ch, oc0 + j, r, zp, fast, full);
+        const int32_t v3 = dsp_out(a[3], &ch, oc0 + j, r, zp, fast, full);
         if (mode == 0) {
             int8_t *d = sink->dst + j;
             const int32_t s = sink->stride;
@@ -613,120 +635,115 @@ DSP_INLINE void dsp_gemm_block(const ps_conv_exec *ex, const dsp_sink *sink, con
                 d[s] = (int8_t)v1;
                 if (pixels > 2) {
                     d[2 * s] = (int8_t)v2;
-                    if (pixels > 3) {
-                        d[3 * s] = (int8_t)v3;
-                    }
                 }
             }
+            continue;
+        }
+        /* past `pixels`, the block repeats its last pixel: drop those */
+        const int32_t sum =
+            pixels == DSP_PIXELS
+                ? v0 + v1 + v2 + v3
+                : v0 + (pixels > 1 ? v1 : 0) + (pixels > 2 ? v2 : 0);
+        if (mode == 1) {
+            sink->sums[j] += sum;
+        } else if (st->avg.simple) { /* "tflite" rounding by a shift, the int8 range */
+            const uint32_t u = (uint32_t)(sum > 0 ? sum : -sum) + (uint32_t)st->avg.half;
+            const int32_t m = (int32_t)(u >> st->avg.k);
+            sink->out[j] = (int8_t)dsp_ssat8(sum > 0 ? m : -m);
         } else {
-            /* the unused pixels repeat the last one: drop them */
-            const int32_t sum = v0 + (pixels > 1 ? v1 : 0) + (pixels > 2 ? v2 : 0) +
-                                (pixels > 3 ? v3 : 0);
-            if (mode == 1) {
-                sink->sums[j] += sum;
-            } else if (sink->avg->simple) { /* "tflite" rounding by a shift, int8 range */
-                const uint32_t u = (uint32_t)(sum > 0 ? sum : -sum) + (uint32_t)sink->avg->half;
-                const int32_t m = (int32_t)(u >> sink->avg->k);
-                sink->out[j] = (int8_t)dsp_ssat8(sum > 0 ? m : -m);
-            } else {
-                sink->out[j] = dsp_average(sum, sink->avg, sink->pool);
-            }
+            sink->out[j] = dsp_average(sum, &st->avg, sink->pool);
         }
     }
 }
 
-#if defined(__GNUC__)
-__attribute__((noinline))
-#endif
-static void dsp_gemm_block_any(const ps_conv_exec *ex, const dsp_sink *sink)
+/* The block column (built) for every prepared channel. */
+static void dsp_gemm_block(const ps_conv_exec *ex)
 {
     const dsp_state *st = (const dsp_state *)ex->state;
-    const int mode = sink->dst != NULL ? 0 : sink->avg == NULL ? 1 : 2;
-    if (mode == 0) {
-        dsp_gemm_block(ex, sink, st->rq.fast, st->rq.full, 0);
-    } else if (mode == 1) {
-        dsp_gemm_block(ex, sink, st->rq.fast, st->rq.full, 1);
+    if (st->rq.fast && st->rq.full) {
+        dsp_gemm_channels(ex, 1, 1);
     } else {
-        dsp_gemm_block(ex, sink, st->rq.fast, st->rq.full, 2);
+        dsp_gemm_channels(ex, st->rq.fast, st->rq.full);
     }
 }
 
-/* A receptive field longer than the buffer's column: chunks of it, the partial sums of the
- * prepared channels in buf; requant.h's requantization. */
-static void dsp_gemm_split(const ps_conv_exec *ex, int32_t n, const int32_t *ys,
-                           const int32_t *xs, const dsp_sink *sink)
+/* A receptive field longer than the buffer's column is taken in chunks, the prepared
+ * channels' partial sums in buf ([channel][pixel]). */
+static void dsp_split_mac(const ps_conv_exec *ex, int32_t k0, int32_t k1)
 {
-    const ps_conv_op *op = ex->op;
     const dsp_state *st = (const dsp_state *)ex->state;
-    const int32_t k = st->k, chunk = 4 * st->kq, cc = ex->oc1 - ex->oc0, nch = st->nch;
-    int32_t *acc = st->acc;
-    for (int32_t j = 0; j < cc; j++) {
-        acc[j] = acc[nch + j] = acc[2 * nch + j] = acc[3 * nch + j] =
-            (int32_t)st->buf[j * DSP_P_WORDS + DSP_P_BIAS];
+    const int32_t k = st->k, cc = ex->oc1 - ex->oc0;
+    const int8_t *w = ex->op->filter + (size_t)ex->oc0 * k + k0;
+    for (int32_t j = 0; j < cc; j++, w += k) {
+        dsp_mac14(w, k1 - k0, k0, st->col, st->acc + DSP_PIXELS * j);
     }
-    for (int32_t k0 = 0; k0 < k; k0 += chunk) {
-        const int32_t k1 = k - k0 < chunk ? k : k0 + chunk;
-        dsp_block_column(op, st, n, ys, xs, k0, k1);
-        for (int32_t j = 0; j < cc; j++) {
-            int32_t a[4] = {acc[j], acc[nch + j], acc[2 * nch + j], acc[3 * nch + j]};
-            dsp_mac14(op->filter + (size_t)(ex->oc0 + j) * k + k0, k1 - k0, k0, st->col, a);
-            acc[j] = a[0];
-            acc[nch + j] = a[1];
-            acc[2 * nch + j] = a[2];
-            acc[3 * nch + j] = a[3];
-        }
-    }
+}
+
+static void dsp_split_finish(const ps_conv_exec *ex)
+{
+    const dsp_state *st = (const dsp_state *)ex->state;
+    const dsp_block *sink = &st->blk;
+    const dsp_rq *r = &st->rq;
+    const int32_t cc = ex->oc1 - ex->oc0;
     for (int32_t j = 0; j < cc; j++) {
+        const dsp_ch ch = dsp_ch_of(st->buf + j * DSP_P_WORDS);
         int32_t sum = 0;
-        for (int32_t p = 0; p < sink->pixels; p++) {
-            const int32_t v = dsp_rq_generic(acc[p * nch + j], ex->oc0 + j, st->rq.q);
-            if (sink->dst != NULL) {
+        for (int32_t p = 0; p < sink->count; p++) {
+            const int32_t v = dsp_out(st->acc[DSP_PIXELS * j + p], &ch, ex->oc0 + j, r, r->zp,
+                                      r->fast, r->full);
+            if (sink->mode == 0) {
                 sink->dst[p * sink->stride + j] = (int8_t)v;
             }
             sum += v;
         }
-        if (sink->dst == NULL && sink->avg == NULL) {
+        if (sink->mode == 1) {
             sink->sums[j] += sum;
-        } else if (sink->dst == NULL) {
-            sink->out[j] = dsp_average(sum, sink->avg, sink->pool);
+        } else if (sink->mode == 2) {
+            sink->out[j] = dsp_average(sum, &st->avg, sink->pool);
         }
     }
 }
 
-/* Conv pixels (n, ys[p], xs[p]) (4 of them; past sink->pixels, repeats) for every prepared
- * channel, into the sink. */
-static void dsp_gemm_pixels(const ps_conv_exec *ex, int32_t n, const int32_t *ys,
-                            const int32_t *xs, const dsp_sink *sink)
+/* The block (st->blk) for every prepared channel: column, then channels, as sibling
+ * calls (a shallow stack). */
+DSP_INLINE void dsp_gemm_pixels(const ps_conv_exec *ex)
 {
-    const dsp_state *st = (const dsp_state *)ex->state;
-    if (st->split) {
-        dsp_gemm_split(ex, n, ys, xs, sink);
+    dsp_state *st = (dsp_state *)ex->state;
+    if (!st->split) {
+        dsp_block_column(ex->op, st, 0, st->k);
+        dsp_gemm_block(ex);
         return;
     }
-    dsp_block_column(ex->op, st, n, ys, xs, 0, st->k);
-    if (!st->rq.fast || !st->rq.full) {
-        dsp_gemm_block_any(ex, sink);
-    } else if (sink->dst != NULL) {
-        dsp_gemm_block(ex, sink, 1, 1, 0);
-    } else if (sink->avg == NULL) {
-        dsp_gemm_block(ex, sink, 1, 1, 1);
-    } else {
-        dsp_gemm_block(ex, sink, 1, 1, 2);
+    const int32_t chunk = 4 * st->kq, cc = ex->oc1 - ex->oc0;
+    for (int32_t j = 0; j < cc; j++) {
+        const int32_t bias = (int32_t)st->buf[j * DSP_P_WORDS + DSP_P_BIAS];
+        for (int32_t p = 0; p < DSP_PIXELS; p++) {
+            st->acc[DSP_PIXELS * j + p] = bias;
+        }
     }
+    for (int32_t k0 = 0; k0 < st->k; k0 += chunk) {
+        const int32_t k1 = st->k - k0 < chunk ? st->k : k0 + chunk;
+        dsp_block_column(ex->op, st, k0, k1);
+        dsp_split_mac(ex, k0, k1);
+    }
+    dsp_split_finish(ex);
 }
 
 static void dsp_gemm_row(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t ox0, int32_t ox1,
                          int8_t *dst, int32_t dst_stride)
 {
-    dsp_sink sink = {dst, dst_stride, 0, NULL, NULL, NULL, NULL};
-    const int32_t ys[DSP_PIXELS] = {oy, oy, oy, oy};
-    for (int32_t ox = ox0; ox < ox1; ox += DSP_PIXELS) {
-        const int32_t last = ox1 - 1;
-        const int32_t xs[DSP_PIXELS] = {ox, ox + 1 < last ? ox + 1 : last,
-                                        ox + 2 < last ? ox + 2 : last, ox + 3 < last ? ox + 3 : last};
-        sink.dst = dst + (size_t)(ox - ox0) * dst_stride;
-        sink.pixels = ox1 - ox < DSP_PIXELS ? ox1 - ox : DSP_PIXELS;
-        dsp_gemm_pixels(ex, n, ys, xs, &sink);
+    dsp_block *b = &((dsp_state *)ex->state)->blk;
+    b->n = n;
+    b->y0 = oy;
+    b->x0 = ox0;
+    b->w = ox1 - ox0;
+    b->mode = 0;
+    b->dst = dst;
+    b->stride = dst_stride;
+    for (b->first = 0; b->first < b->w; b->first += DSP_PIXELS) {
+        b->count = b->w - b->first < DSP_PIXELS ? b->w - b->first : DSP_PIXELS;
+        dsp_gemm_pixels(ex);
+        b->dst += DSP_PIXELS * (size_t)dst_stride;
     }
 }
 
@@ -749,38 +766,38 @@ static void dsp_gemm_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0, i
                                 const ps_pool_params *pool, int32_t pooled_w, int8_t *tile,
                                 int32_t *sums, int8_t *out, int32_t out_stride)
 {
-    const ps_conv_op *op = ex->op;
+    dsp_state *st = (dsp_state *)ex->state;
+    dsp_block *b = &st->blk;
     const int32_t cc = ex->oc1 - ex->oc0;
-    dsp_avg avg = {0, 0, -1, 0, 32, 1, 0}; /* count 0: set up by the first window */
-    dsp_sink sink = {NULL, 0, 0, sums, NULL, pool, NULL};
     (void)tile; /* the results go straight into the window sums */
+    st->avg.count = 0; /* set up by the first window */
+    b->n = n;
+    b->y0 = y0;
+    b->sums = sums;
+    b->pool = pool;
     for (int32_t px = 0; px < pooled_w; px++, out += out_stride) {
         int32_t x0, x1;
-        ps_pool_window(px, pool->stride_w, pool->pad_left, pool->pool_w, op->out_w, &x0, &x1);
-        const int32_t w = x1 - x0, pixels = (y1 - y0) * w;
-        if (pixels != avg.count) {
-            dsp_avg_init(&avg, pixels, pool);
+        ps_pool_window(px, pool->stride_w, pool->pad_left, pool->pool_w, ex->op->out_w, &x0, &x1);
+        const int32_t pixels = (y1 - y0) * (x1 - x0);
+        if (pixels != st->avg.count) {
+            dsp_avg_init(&st->avg, pixels, pool);
         }
-        sink.out = out;
-        sink.avg = pixels <= DSP_PIXELS ? &avg : NULL;
-        if (sink.avg == NULL) {
+        b->x0 = x0;
+        b->w = x1 - x0;
+        b->out = out;
+        b->mode = pixels <= DSP_PIXELS ? 2 : 1;
+        if (b->mode == 1) {
             for (int32_t c = 0; c < cc; c++) {
                 sums[c] = 0;
             }
         }
-        for (int32_t i = 0; i < pixels; i += DSP_PIXELS) {
-            int32_t ys[DSP_PIXELS], xs[DSP_PIXELS];
-            for (int32_t p = 0; p < DSP_PIXELS; p++) {
-                const int32_t at = i + p < pixels ? i + p : pixels - 1;
-                ys[p] = y0 + at / w;
-                xs[p] = x0 + at % w;
-            }
-            sink.pixels = pixels - i < DSP_PIXELS ? pixels - i : DSP_PIXELS;
-            dsp_gemm_pixels(ex, n, ys, xs, &sink);
+        for (b->first = 0; b->first < pixels; b->first += DSP_PIXELS) {
+            b->count = pixels - b->first < DSP_PIXELS ? pixels - b->first : DSP_PIXELS;
+            dsp_gemm_pixels(ex);
         }
-        if (sink.avg == NULL) {
+        if (b->mode == 1) {
             for (int32_t c = 0; c < cc; c++) {
-                out[c] = dsp_average(sums[c], &avg, pool);
+                out[c] = dsp_average(sums[c], &st->avg, pool);
             }
         }
     }
@@ -788,29 +805,29 @@ static void dsp_gemm_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0, i
 
 /* ---- depthwise --------------------------------------------------------------------------- */
 
-/* Channels [oc0, oc0 + 4 * quads) into buf: per quad, three words per tap (its byte offset
- * from the window's first tap, then the widened weights (w[c], w[c+2]) and (w[c+1], w[c+3]),
- * 0 past the last channel), then the four channels' records. */
+/* Per quad of channels: three words per tap (its byte offset from the window's first tap,
+ * its widened weights (w[c], w[c+2]), (w[c+1], w[c+3]), 0 past the last channel), then the
+ * four biases, then each channel's multiplier, 2^(e - 2) and e - 1 (dsp_param). */
+#define DSP_DW_QUAD_WORDS(taps) (3 * (taps) + 16)
+
+/* Channels [oc0, oc0 + nch) (whole quads, the last may be partial) into buf. */
 static int32_t dsp_dw_prepare(ps_conv_exec *ex, int32_t oc0)
 {
     const ps_conv_op *op = ex->op;
     dsp_state *st = (dsp_state *)ex->state;
     const int32_t c_out = op->out_c;
     ex->oc0 = oc0;
+    ex->oc1 = c_out - oc0 <= st->nch ? c_out : oc0 + st->nch;
     if (st->quad_words == 0) {
-        ex->oc1 = c_out;
-        return c_out;
+        return ex->oc1;
     }
     const int32_t taps = op->kernel_h * op->kernel_w;
-    const int32_t quads = (c_out - oc0 + 3) / 4 < st->nch / 4 ? (c_out - oc0 + 3) / 4 : st->nch / 4;
-    ex->oc1 = oc0 + 4 * quads < c_out ? oc0 + 4 * quads : c_out;
-    for (int32_t qi = 0; qi < quads; qi++) {
-        uint32_t *words = st->buf + (size_t)qi * st->quad_words;
+    for (int32_t c0 = oc0; c0 < ex->oc1; c0 += 4) {
+        uint32_t *words = st->buf + (size_t)(c0 - oc0) / 4 * st->quad_words;
         for (int32_t t = 0; t < taps; t++) {
             int32_t w[4];
             for (int32_t j = 0; j < 4; j++) {
-                const int32_t c = oc0 + 4 * qi + j;
-                w[j] = c < ex->oc1 ? op->filter[(size_t)t * c_out + c] : 0;
+                w[j] = c0 + j < ex->oc1 ? op->filter[(size_t)t * c_out + c0 + j] : 0;
             }
             const int32_t ky = t / op->kernel_w, kx = t % op->kernel_w;
             words[3 * t] = (uint32_t)(((size_t)ky * op->dilation_h * op->in_w +
@@ -818,62 +835,31 @@ static int32_t dsp_dw_prepare(ps_conv_exec *ex, int32_t oc0)
             words[3 * t + 1] = ((uint32_t)w[0] & 0xFFFFu) | ((uint32_t)w[2] << 16);
             words[3 * t + 2] = ((uint32_t)w[1] & 0xFFFFu) | ((uint32_t)w[3] << 16);
         }
+        uint32_t *rec = words + 3 * taps;
         for (int32_t j = 0; j < 4; j++) {
-            const int32_t c = oc0 + 4 * qi + j;
-            if (c < ex->oc1) {
-                dsp_param(words + 3 * taps + j * DSP_P_WORDS, op, c);
+            uint32_t p[DSP_P_WORDS] = {0, 0, 0};
+            if (c0 + j < ex->oc1) {
+                dsp_param(p, op, c0 + j);
             }
+            rec[j] = p[DSP_P_BIAS];
+            rec[4 + 3 * j] = p[DSP_P_MULT];
+            rec[5 + 3 * j] = p[DSP_P_CHI];
+            rec[6 + 3 * j] = p[DSP_P_CHI] != 0 ? dsp_e1(p[DSP_P_CHI]) : 0;
         }
     }
     return ex->oc1;
 }
 
-/* First and one-past-last kernel index k whose input o + k * d lies in [0, in). */
-static void dsp_tap_range(int32_t o, int32_t d, int32_t kernel, int32_t in, int32_t *lo,
-                          int32_t *hi)
+/* Four channels of an inside pixel (every tap valid), fast requantization, int8 range: the
+ * biases, a triple per tap, four outputs. */
+DSP_INLINE void dsp_dw_quad(const int8_t *x, const uint32_t *t, int32_t taps, uint32_t off2,
+                            int32_t zp, int8_t *d)
 {
-    int32_t a = 0, b = kernel;
-    if (o < 0) {
-        a = -o / d + (-o % d != 0);
-    }
-    if (o + (kernel - 1) * d >= in) {
-        b = in - 1 - o < 0 ? 0 : (in - 1 - o) / d + 1;
-    }
-    *lo = a;
-    *hi = b < a ? a : b;
-}
-
-/* Four channels' sums over a rectangle of taps (rows x cols; consecutive taps xstep bytes
- * apart, rows ystep; tab: the first tap's triple, kw triples per row), loading `lanes`
- * input channels (the rest 0). */
-static void dsp_dw_rect(const int8_t *x, size_t xstep, size_t ystep, const uint32_t *tab,
-                        int32_t kw, int32_t rows, int32_t cols, int32_t lanes, uint32_t off2,
-                        int32_t *acc)
-{
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-    for (int32_t r = 0; r < rows; r++, x += ystep, tab += 3 * kw) {
-        const int8_t *xp = x;
-        const uint32_t *t = tab;
-        for (int32_t c = 0; c < cols; c++, xp += xstep, t += 3) {
-            const uint32_t v = lanes == 4 ? dsp_load32(xp) : dsp_load_partial(xp, lanes, 0);
-            const uint32_t e = dsp_sxtab16(off2, v), o = dsp_sxtab16_ror8(off2, v);
-            a0 = dsp_smlabb(e, t[1], a0);
-            a2 = dsp_smlatt(e, t[1], a2);
-            a1 = dsp_smlabb(o, t[2], a1);
-            a3 = dsp_smlatt(o, t[2], a3);
-        }
-    }
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
-}
-
-/* One quad's four channels for a pixel whose taps are all inside: a triple per tap. */
-DSP_INLINE void dsp_dw_quad_inside(const int8_t *x, const uint32_t *t, const uint32_t *end,
-                                   uint32_t off2, int32_t *a)
-{
-    int32_t a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+    const uint32_t *end = t + 3 * taps;
+    uint32_t b0, b1, b2, b3;
+    const uint32_t *rec = end;
+    dsp_ldm4(&rec, &b0, &b1, &b2, &b3);
+    int32_t a0 = (int32_t)b0, a1 = (int32_t)b1, a2 = (int32_t)b2, a3 = (int32_t)b3;
     while (t < end) {
         uint32_t at, w02, w13;
         dsp_ldm3(&t, &at, &w02, &w13);
@@ -884,69 +870,134 @@ DSP_INLINE void dsp_dw_quad_inside(const int8_t *x, const uint32_t *t, const uin
         a1 = dsp_smlabb(o, w13, a1);
         a3 = dsp_smlatt(o, w13, a3);
     }
-    a[0] = a0;
-    a[1] = a1;
-    a[2] = a2;
-    a[3] = a3;
+    uint32_t m, chi, e1;
+    dsp_ldm3(&rec, &m, &chi, &e1);
+    d[0] = (int8_t)dsp_ssat8(dsp_rq_fast(a0, m, chi, e1) + zp);
+    dsp_ldm3(&rec, &m, &chi, &e1);
+    d[1] = (int8_t)dsp_ssat8(dsp_rq_fast(a1, m, chi, e1) + zp);
+    dsp_ldm3(&rec, &m, &chi, &e1);
+    d[2] = (int8_t)dsp_ssat8(dsp_rq_fast(a2, m, chi, e1) + zp);
+    dsp_ldm3(&rec, &m, &chi, &e1);
+    d[3] = (int8_t)dsp_ssat8(dsp_rq_fast(a3, m, chi, e1) + zp);
 }
 
-DSP_INLINE void dsp_dw_row_mode(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t ox0,
-                                int32_t ox1, int8_t *dst, int32_t dst_stride, const int fast,
-                                const int full)
+/* Any pixel of the prepared channels: the taps in [ky0, ky1) x [kx0, kx1), partial quads,
+ * any requantization. x: the window's first valid tap, channel oc0. */
+/* Any pixel of the prepared channels: the taps in st->taps' rectangle, partial quads, any
+ * requantization. x: the window's first valid tap, channel oc0. */
+DSP_NOINLINE void dsp_dw_pixel(const ps_conv_exec *ex, const int8_t *x, int8_t *d)
 {
     const ps_conv_op *op = ex->op;
-    const dsp_state *st = (const dsp_state *)ex->state;
-    const dsp_rq *r = &st->rq;
-    const int32_t c_in = op->in_c, kw = op->kernel_w, taps = op->kernel_h * kw;
-    const int32_t qw = st->quad_words, oc0 = ex->oc0, oc1 = ex->oc1, zp = r->zp;
-    const int8_t *image = op->input + (size_t)n * op->in_h * op->in_w * c_in + oc0;
-    const size_t xstep = (size_t)op->dilation_w * c_in;
-    const size_t ystep = (size_t)op->dilation_h * op->in_w * c_in;
-    const uint32_t off2 = st->off2;
-    const int32_t iy0 = oy * op->stride_h - op->pad_top;
-    int32_t ky0, ky1;
-    dsp_tap_range(iy0, op->dilation_h, op->kernel_h, op->in_h, &ky0, &ky1);
-    const int rows_inside = ky0 == 0 && ky1 == op->kernel_h;
-    const int32_t span = (kw - 1) * op->dilation_w;
-    for (int32_t ox = ox0; ox < ox1; ox++, dst += dst_stride) {
-        const int32_t ix0 = ox * op->stride_w - op->pad_left;
-        int32_t kx0 = 0, kx1 = kw;
-        const int inside = rows_inside && ix0 >= 0 && ix0 + span < op->in_w;
-        if (!inside) {
-            dsp_tap_range(ix0, op->dilation_w, kw, op->in_w, &kx0, &kx1);
+    dsp_state *st = (dsp_state *)ex->state;
+    const int32_t kw = op->kernel_w, taps = op->kernel_h * kw;
+    const int32_t rows = st->taps[1] - st->taps[0], cols = st->taps[3] - st->taps[2];
+    const size_t xstep = (size_t)op->dilation_w * op->in_c;
+    const size_t ystep = (size_t)op->dilation_h * op->in_w * op->in_c;
+    const uint32_t *tab = st->buf;
+    for (int32_t c = ex->oc0; c < ex->oc1; c += 4, tab += st->quad_words, x += 4, d += 4) {
+        const int32_t lanes = ex->oc1 - c < 4 ? ex->oc1 - c : 4;
+        const uint32_t *rec = tab + 3 * taps;
+        int32_t a0 = (int32_t)rec[0], a1 = (int32_t)rec[1], a2 = (int32_t)rec[2],
+                a3 = (int32_t)rec[3];
+        const int8_t *xr = x;
+        const uint32_t *tr = tab + 3 * (st->taps[0] * kw + st->taps[2]);
+        for (int32_t r = 0; r < rows; r++, xr += ystep, tr += 3 * kw) {
+            const int8_t *xp = xr;
+            const uint32_t *t = tr;
+            for (int32_t k = 0; k < cols; k++, xp += xstep, t += 3) {
+                const uint32_t v = lanes == 4 ? dsp_load32(xp) : dsp_load_partial(xp, lanes, 0);
+                const uint32_t e = dsp_sxtab16(st->off2, v), o = dsp_sxtab16_ror8(st->off2, v);
+                a0 = dsp_smlabb(e, t[1], a0);
+                a2 = dsp_smlatt(e, t[1], a2);
+                a1 = dsp_smlabb(o, t[2], a1);
+                a3 = dsp_smlatt(o, t[2], a3);
+            }
         }
-        const int any = ky1 > ky0 && kx1 > kx0;
-        /* the window's first valid tap, channel oc0 */
-        const int8_t *x = image;
-        if (any) {
-            x += ((size_t)(iy0 + ky0 * op->dilation_h) * op->in_w +
-                  (size_t)(ix0 + kx0 * op->dilation_w)) * c_in;
-        }
-        const uint32_t *tab = st->buf;
-        int8_t *d = dst;
-        for (int32_t c = oc0; c < oc1; c += 4, tab += qw, x += 4, d += 4) {
-            const int32_t lanes = oc1 - c < 4 ? oc1 - c : 4;
-            const uint32_t *p = tab + 3 * taps;
-            int32_t a[4];
-            for (int32_t j = 0; j < 4; j++) {
-                a[j] = j < lanes ? (int32_t)p[j * DSP_P_WORDS + DSP_P_BIAS] : 0;
-            }
-            if (inside && lanes == 4) {
-                dsp_dw_quad_inside(x, tab, tab + 3 * taps, off2, a);
-            } else if (any) {
-                dsp_dw_rect(x, xstep, ystep, tab + 3 * (ky0 * kw + kx0), kw, ky1 - ky0,
-                            kx1 - kx0, lanes, off2, a);
-            }
-            for (int32_t j = 0; j < lanes; j++, p += DSP_P_WORDS) {
-                const dsp_ch ch = dsp_ch_of(p);
-                d[j] = (int8_t)dsp_out(a[j], &ch, c + j, r, zp, fast, full);
-            }
+        st->sums[0] = a0;
+        st->sums[1] = a1;
+        st->sums[2] = a2;
+        st->sums[3] = a3;
+        for (int32_t j = 0; j < lanes; j++) {
+            const dsp_ch ch = {rec[4 + 3 * j], rec[5 + 3 * j], rec[6 + 3 * j]};
+            d[j] = (int8_t)dsp_out(st->sums[j], &ch, c + j, &st->rq, st->rq.zp, st->rq.fast,
+                                   st->rq.full);
         }
     }
 }
 
+/* `count` consecutive output pixels whose taps are all inside, the first's window at x
+ * (channel oc0), each next `step` bytes on; whole quads, fast requantization, int8 range. */
+DSP_NOINLINE void dsp_dw_run(const ps_conv_exec *ex, const int8_t *x, size_t step, int32_t count,
+                             int8_t *dst, int32_t dst_stride)
+{
+    const dsp_state *st = (const dsp_state *)ex->state;
+    const int32_t taps = ex->op->kernel_h * ex->op->kernel_w, qw = st->quad_words;
+    const int32_t quads = (ex->oc1 - ex->oc0) / 4, zp = st->rq.zp;
+    const uint32_t off2 = st->off2;
+    for (; count > 0; count--, x += step, dst += dst_stride) {
+        const uint32_t *tab = st->buf;
+        for (int32_t q = 0; q < quads; q++, tab += qw) {
+            dsp_dw_quad(x + 4 * q, tab, taps, off2, zp, dst + 4 * q);
+        }
+    }
+}
+
+/* The input index range of a kernel axis, [lo, hi): kernel taps o + k * d inside [0, in). */
+DSP_INLINE int32_t dsp_tap_lo(int32_t o, int32_t d)
+{
+    return o < 0 ? -o / d + (-o % d != 0) : 0;
+}
+
+DSP_INLINE int32_t dsp_tap_hi(int32_t o, int32_t d, int32_t kernel, int32_t in)
+{
+    return o + (kernel - 1) * d < in ? kernel : in - 1 - o < 0 ? 0 : (in - 1 - o) / d + 1;
+}
+
+static void dsp_dw_row_packed(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t ox0,
+                              int32_t ox1, int8_t *dst, int32_t dst_stride)
+{
+    const ps_conv_op *op = ex->op;
+    dsp_state *st = (dsp_state *)ex->state;
+    const int32_t c_in = op->in_c, kw = op->kernel_w;
+    const int8_t *image = op->input + (size_t)n * op->in_h * op->in_w * c_in + ex->oc0;
+    const int32_t iy0 = oy * op->stride_h - op->pad_top;
+    const int32_t ky0 = dsp_tap_lo(iy0, op->dilation_h);
+    const int32_t ky1 = dsp_tap_hi(iy0, op->dilation_h, op->kernel_h, op->in_h);
+    /* runs of pixels for dsp_dw_run: whole quads, every tap inside, fast requantization */
+    const int runs = st->rq.fast && st->rq.full && (ex->oc1 - ex->oc0) % 4 == 0 && ky0 == 0 &&
+                     ky1 == op->kernel_h;
+    const int8_t *row = ky1 > ky0 ? image + (size_t)(iy0 + ky0 * op->dilation_h) * op->in_w * c_in
+                                  : image;
+    const size_t step = (size_t)op->stride_w * c_in;
+    for (int32_t ox = ox0; ox < ox1;) {
+        const int32_t ix0 = ox * op->stride_w - op->pad_left;
+        if (runs && ix0 >= 0 && ix0 + (kw - 1) * op->dilation_w < op->in_w) {
+            /* the run's last pixel: the last whose window ends inside (windows only move right) */
+            int32_t last = ox;
+            while (last + 1 < ox1 &&
+                   (last + 1) * op->stride_w - op->pad_left + (kw - 1) * op->dilation_w < op->in_w) {
+                last++;
+            }
+            dsp_dw_run(ex, row + (size_t)ix0 * c_in, step, last - ox + 1,
+                       dst + (size_t)(ox - ox0) * dst_stride, dst_stride);
+            ox = last + 1;
+            continue;
+        }
+        const int32_t kx0 = dsp_tap_lo(ix0, op->dilation_w);
+        const int32_t kx1 = dsp_tap_hi(ix0, op->dilation_w, kw, op->in_w);
+        const int any = ky1 > ky0 && kx1 > kx0; /* else the biases alone */
+        st->taps[0] = ky0;
+        st->taps[1] = any ? ky1 : ky0;
+        st->taps[2] = kx0;
+        st->taps[3] = any ? kx1 : kx0;
+        dsp_dw_pixel(ex, any ? row + (size_t)(ix0 + kx0 * op->dilation_w) * c_in : image,
+                     dst + (size_t)(ox - ox0) * dst_stride);
+        ox++;
+    }
+}
+
 /* Depth multipliers > 1, or kernels whose packed weights do not fit: plain loops. */
-static void dsp_dw_row_plain(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t ox0,
+DSP_NOINLINE void dsp_dw_row_plain(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t ox0,
                              int32_t ox1, int8_t *dst, int32_t dst_stride)
 {
     const ps_conv_op *op = ex->op;
@@ -954,12 +1005,12 @@ static void dsp_dw_row_plain(const ps_conv_exec *ex, int32_t n, int32_t oy, int3
     const int32_t c_in = op->in_c, c_out = op->out_c, mult = op->depth_multiplier;
     const int8_t *image = op->input + (size_t)n * op->in_h * op->in_w * c_in;
     const int32_t iy0 = oy * op->stride_h - op->pad_top;
-    int32_t ky0, ky1;
-    dsp_tap_range(iy0, op->dilation_h, op->kernel_h, op->in_h, &ky0, &ky1);
+    const int32_t ky0 = dsp_tap_lo(iy0, op->dilation_h);
+    const int32_t ky1 = dsp_tap_hi(iy0, op->dilation_h, op->kernel_h, op->in_h);
     for (int32_t ox = ox0; ox < ox1; ox++, dst += dst_stride) {
         const int32_t ix0 = ox * op->stride_w - op->pad_left;
-        int32_t kx0, kx1;
-        dsp_tap_range(ix0, op->dilation_w, op->kernel_w, op->in_w, &kx0, &kx1);
+        const int32_t kx0 = dsp_tap_lo(ix0, op->dilation_w);
+        const int32_t kx1 = dsp_tap_hi(ix0, op->dilation_w, op->kernel_w, op->in_w);
         for (int32_t oc = 0; oc < c_out; oc++) {
             int32_t acc = op->bias != NULL ? op->bias[oc] : 0;
             for (int32_t ky = ky0; ky < ky1; ky++) {
@@ -982,10 +1033,8 @@ static void dsp_dw_row(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t ox
     const dsp_state *st = (const dsp_state *)ex->state;
     if (st->quad_words == 0) {
         dsp_dw_row_plain(ex, n, oy, ox0, ox1, dst, dst_stride);
-    } else if (st->rq.fast && st->rq.full) {
-        dsp_dw_row_mode(ex, n, oy, ox0, ox1, dst, dst_stride, 1, 1);
     } else {
-        dsp_dw_row_mode(ex, n, oy, ox0, ox1, dst, dst_stride, st->rq.fast, st->rq.full);
+        dsp_dw_row_packed(ex, n, oy, ox0, ox1, dst, dst_stride);
     }
 }
 
@@ -1041,8 +1090,9 @@ void ps_conv_run_dsp(const ps_conv_op *op, const ps_conv_job *job)
     ex.state = &st;
     if (op->kind == PS_KIND_DEPTHWISE) {
         const int32_t taps = op->kernel_h * op->kernel_w;
-        if (op->depth_multiplier == 1 && taps <= (DSP_BUF_WORDS - 4 * DSP_P_WORDS) / 3) {
-            st.quad_words = 3 * taps + 4 * DSP_P_WORDS;
+        st.nch = op->out_c; /* plain loops: every channel at once */
+        if (op->depth_multiplier == 1 && taps <= (DSP_BUF_WORDS - DSP_DW_QUAD_WORDS(0)) / 3) {
+            st.quad_words = DSP_DW_QUAD_WORDS(taps);
             const int32_t max_quads = DSP_BUF_WORDS / st.quad_words;
             const int32_t quads = (op->out_c + 3) / 4;
             const int32_t chunks = (quads + max_quads - 1) / max_quads;
