@@ -502,16 +502,31 @@ static void dsp_gather(const ps_conv_op *op, const int8_t *image, int32_t iy0, i
     const int32_t c = op->in_c, kw = op->kernel_w;
     const int32_t dh = op->dilation_h, dw = op->dilation_w;
     const size_t row = (size_t)op->in_w * c;
-    dsp_fill(raw + (k1 - k0), zp4, (4 - ((k1 - k0) & 3)) & 3);
+    uint8_t *const tail = raw + (k1 - k0);
     if (k0 == 0 && k1 == op->kernel_h * kw * c && dw == 1 && iy0 >= 0 && ix0 >= 0 &&
         iy0 + (op->kernel_h - 1) * dh < op->in_h && ix0 + kw - 1 < op->in_w) {
-        /* inside the image: each kernel row is one run of KW * C_in bytes */
+        /* inside the image: each kernel row is one run of KW * C_in bytes, copied in whole
+         * words where the input goes on for the last one's excess (the excess lands in the
+         * next run's place, or past the field: overwritten below, or in the spare word) */
+        const int32_t run = kw * c;
         const int8_t *src = image + (size_t)iy0 * row + (size_t)ix0 * c;
-        for (int32_t ky = 0; ky < op->kernel_h; ky++, src += (size_t)dh * row, raw += kw * c) {
-            dsp_copy(raw, src, kw * c);
+        const int8_t *last = src + (size_t)(op->kernel_h - 1) * dh * row;
+        const int8_t *end = op->input + (size_t)op->batch * op->in_h * row;
+        if ((size_t)(end - last) >= (size_t)run + 3) {
+            for (int32_t ky = 0; ky < op->kernel_h; ky++, src += (size_t)dh * row, raw += run) {
+                for (int32_t i = 0; i < run; i += 4) {
+                    memcpy(raw + i, src + i, 4);
+                }
+            }
+        } else {
+            for (int32_t ky = 0; ky < op->kernel_h; ky++, src += (size_t)dh * row, raw += run) {
+                dsp_copy(raw, src, run);
+            }
         }
+        dsp_fill(tail, zp4, (4 - ((k1 - k0) & 3)) & 3);
         return;
     }
+    dsp_fill(tail, zp4, (4 - ((k1 - k0) & 3)) & 3);
     for (int32_t t = k0 / c; t * c < k1; t++) {
         const int32_t iy = iy0 + (t / kw) * dh;
         const int32_t ix = ix0 + (t % kw) * dw;
@@ -1048,11 +1063,12 @@ static void dsp_gemm_layout(const ps_conv_op *op, dsp_state *st)
 {
     const int32_t quads = (st->k + 3) / 4; /* K < 2^31: no overflow */
     const int32_t per_quad = op->kind == PS_KIND_POINTWISE ? 2 * DSP_PIXELS : 2 * DSP_PIXELS + 1;
+    const int32_t spare = op->kind == PS_KIND_POINTWISE ? 0 : 1; /* dsp_gather's whole words */
     const int32_t c_out = op->out_c;
-    st->split = quads > (DSP_BUF_WORDS - DSP_P_WORDS) / per_quad;
+    st->split = quads > (DSP_BUF_WORDS - DSP_P_WORDS - spare) / per_quad;
     if (!st->split) {
         st->kq = quads;
-        const int32_t max_ch = (DSP_BUF_WORDS - per_quad * quads) / DSP_P_WORDS;
+        const int32_t max_ch = (DSP_BUF_WORDS - per_quad * quads - spare) / DSP_P_WORDS;
         const int32_t chunks = (c_out + max_ch - 1) / max_ch;
         st->nch = (c_out + chunks - 1) / chunks;
     } else {
