@@ -602,14 +602,25 @@ DSP_INLINE void dsp_mac14(const int8_t *w, int32_t len, int32_t back, const uint
         a3 = dsp_smlad(wo, x3, a3);
     }
     const int32_t r = len & 3;
-    if (r != 0) {
+    uint32_t x0, x1, x2, x3;
+    if (r == 1) { /* one tap left: lane 0 of each pixel's even word, SMLABB */
+        const uint32_t v = (uint32_t)(int32_t)w[0];
+        dsp_ldm4(&col, &x0, &x1, &x2, &x3);
+        a0 = dsp_smlabb(x0, v, a0);
+        a1 = dsp_smlabb(x2, v, a1);
+        dsp_ldm4(&col, &x0, &x1, &x2, &x3);
+        a2 = dsp_smlabb(x0, v, a2);
+        a3 = dsp_smlabb(x2, v, a3);
+    } else if (r != 0) {
         const uint32_t v = back + len >= 4 ? dsp_load32(w + r - 4) >> (32 - 8 * r)
                                            : dsp_load_partial(w, r, 0);
         const uint32_t we = dsp_sxtb16(v), wo = dsp_sxtb16_ror8(v);
-        a0 = dsp_smlad(wo, col[1], dsp_smlad(we, col[0], a0));
-        a1 = dsp_smlad(wo, col[3], dsp_smlad(we, col[2], a1));
-        a2 = dsp_smlad(wo, col[5], dsp_smlad(we, col[4], a2));
-        a3 = dsp_smlad(wo, col[7], dsp_smlad(we, col[6], a3));
+        dsp_ldm4(&col, &x0, &x1, &x2, &x3);
+        a0 = dsp_smlad(wo, x1, dsp_smlad(we, x0, a0));
+        a1 = dsp_smlad(wo, x3, dsp_smlad(we, x2, a1));
+        dsp_ldm4(&col, &x0, &x1, &x2, &x3);
+        a2 = dsp_smlad(wo, x1, dsp_smlad(we, x0, a2));
+        a3 = dsp_smlad(wo, x3, dsp_smlad(we, x2, a3));
     }
     a[0] = a0;
     a[1] = a1;
@@ -617,16 +628,19 @@ DSP_INLINE void dsp_mac14(const int8_t *w, int32_t len, int32_t back, const uint
     a[3] = a3;
 }
 
-/* Every prepared channel of the block column into the sink (fast / full constants where
- * the hot case is inlined). */
-DSP_INLINE void dsp_gemm_channels(const ps_conv_exec *ex, const int fast, const int full)
+/* Every prepared channel of the block column into the sink. fast / full / hot are
+ * constants where the hot cases are inlined (hot: mode `hot` with all 4 pixels; -1: any). */
+DSP_INLINE void dsp_gemm_channels(const ps_conv_exec *ex, const int fast, const int full,
+                                  const int hot)
 {
     const ps_conv_op *op = ex->op;
     const dsp_state *st = (const dsp_state *)ex->state;
     const dsp_rq *r = &st->rq;
     const dsp_block *sink = &st->blk;
     const int32_t k = st->k, oc0 = ex->oc0, cc = ex->oc1 - oc0, zp = r->zp;
-    const int32_t pixels = sink->count, mode = sink->mode;
+    const int32_t pixels = hot >= 0 ? DSP_PIXELS : sink->count;
+    const int32_t mode = hot >= 0 ? hot : sink->mode;
+    const int simple = hot == 2 ? 1 : st->avg.simple; /* hot mode 2: a simple average */
     const int8_t *w = op->filter + (size_t)oc0 * k;
     const uint32_t *p = st->buf;
     for (int32_t j = 0; j < cc; j++, w += k, p += DSP_P_WORDS) {
@@ -661,7 +675,7 @@ DSP_INLINE void dsp_gemm_channels(const ps_conv_exec *ex, const int fast, const 
                 : v0 + (pixels > 1 ? v1 : 0) + (pixels > 2 ? v2 : 0);
         if (mode == 1) {
             sink->sums[j] += sum;
-        } else if (st->avg.simple) { /* "tflite" rounding by a shift, the int8 range */
+        } else if (simple) { /* "tflite" rounding by a shift, the int8 range */
             const uint32_t u = (uint32_t)(sum > 0 ? sum : -sum) + (uint32_t)st->avg.half;
             const int32_t m = (int32_t)(u >> st->avg.k);
             sink->out[j] = (int8_t)dsp_ssat8(sum > 0 ? m : -m);
@@ -675,10 +689,15 @@ DSP_INLINE void dsp_gemm_channels(const ps_conv_exec *ex, const int fast, const 
 static void dsp_gemm_block(const ps_conv_exec *ex)
 {
     const dsp_state *st = (const dsp_state *)ex->state;
-    if (st->rq.fast && st->rq.full) {
-        dsp_gemm_channels(ex, 1, 1);
+    if (!st->rq.fast || !st->rq.full) {
+        dsp_gemm_channels(ex, st->rq.fast, st->rq.full, -1);
+    } else if (st->blk.count != DSP_PIXELS || st->blk.mode == 1 ||
+               (st->blk.mode == 2 && !st->avg.simple)) {
+        dsp_gemm_channels(ex, 1, 1, -1);
+    } else if (st->blk.mode == 0) {
+        dsp_gemm_channels(ex, 1, 1, 0); /* 4 pixels stored */
     } else {
-        dsp_gemm_channels(ex, st->rq.fast, st->rq.full);
+        dsp_gemm_channels(ex, 1, 1, 2); /* a 4-pixel window, averaged by a shift */
     }
 }
 
