@@ -894,11 +894,30 @@ DSP_INLINE void dsp_dw_quad(const int8_t *x, const uint32_t *t, int32_t taps, ui
     const uint32_t *rec = end;
     dsp_ldm4(&rec, &b0, &b1, &b2, &b3);
     int32_t a0 = (int32_t)b0, a1 = (int32_t)b1, a2 = (int32_t)b2, a3 = (int32_t)b3;
-    while (t < end) {
-        uint32_t at, w02, w13;
+    uint32_t at, w02, w13, v, e, o;
+    if ((taps & 1) != 0) { /* an odd tap first, then two per iteration */
         dsp_ldm3(&t, &at, &w02, &w13);
-        const uint32_t v = dsp_load32(x + at);
-        const uint32_t e = dsp_sxtab16(off2, v), o = dsp_sxtab16_ror8(off2, v);
+        v = dsp_load32(x + at);
+        e = dsp_sxtab16(off2, v);
+        o = dsp_sxtab16_ror8(off2, v);
+        a0 = dsp_smlabb(e, w02, a0);
+        a2 = dsp_smlatt(e, w02, a2);
+        a1 = dsp_smlabb(o, w13, a1);
+        a3 = dsp_smlatt(o, w13, a3);
+    }
+    while (t < end) {
+        dsp_ldm3(&t, &at, &w02, &w13);
+        v = dsp_load32(x + at);
+        e = dsp_sxtab16(off2, v);
+        o = dsp_sxtab16_ror8(off2, v);
+        a0 = dsp_smlabb(e, w02, a0);
+        a2 = dsp_smlatt(e, w02, a2);
+        a1 = dsp_smlabb(o, w13, a1);
+        a3 = dsp_smlatt(o, w13, a3);
+        dsp_ldm3(&t, &at, &w02, &w13);
+        v = dsp_load32(x + at);
+        e = dsp_sxtab16(off2, v);
+        o = dsp_sxtab16_ror8(off2, v);
         a0 = dsp_smlabb(e, w02, a0);
         a2 = dsp_smlatt(e, w02, a2);
         a1 = dsp_smlabb(o, w13, a1);
@@ -947,6 +966,20 @@ DSP_NOINLINE void dsp_dw_pixel(const ps_conv_exec *ex, const int8_t *x, int8_t *
                 a3 = dsp_smlatt(o, t[2], a3);
             }
         }
+        if (lanes == 4 && st->rq.fast && st->rq.full) {
+            const uint32_t *r = rec + 4;
+            uint32_t m, chi, e1;
+            const int32_t zp = st->rq.zp;
+            dsp_ldm3(&r, &m, &chi, &e1);
+            d[0] = (int8_t)dsp_ssat8(dsp_rq_fast(a0, m, chi, e1) + zp);
+            dsp_ldm3(&r, &m, &chi, &e1);
+            d[1] = (int8_t)dsp_ssat8(dsp_rq_fast(a1, m, chi, e1) + zp);
+            dsp_ldm3(&r, &m, &chi, &e1);
+            d[2] = (int8_t)dsp_ssat8(dsp_rq_fast(a2, m, chi, e1) + zp);
+            dsp_ldm3(&r, &m, &chi, &e1);
+            d[3] = (int8_t)dsp_ssat8(dsp_rq_fast(a3, m, chi, e1) + zp);
+            continue;
+        }
         st->sums[0] = a0;
         st->sums[1] = a1;
         st->sums[2] = a2;
@@ -970,8 +1003,10 @@ DSP_NOINLINE void dsp_dw_run(const ps_conv_exec *ex, const int8_t *x, size_t ste
     const uint32_t off2 = st->off2;
     for (; count > 0; count--, x += step, dst += dst_stride) {
         const uint32_t *tab = st->buf;
-        for (int32_t q = 0; q < quads; q++, tab += qw) {
-            dsp_dw_quad(x + 4 * q, tab, taps, off2, zp, dst + 4 * q);
+        const int8_t *xq = x;
+        int8_t *d = dst;
+        for (int32_t q = 0; q < quads; q++, tab += qw, xq += 4, d += 4) {
+            dsp_dw_quad(xq, tab, taps, off2, zp, d);
         }
     }
 }
