@@ -57,7 +57,7 @@
 #endif
 
 #define DSP_BUF_WORDS 112 /* 448 bytes: the path's one stack buffer */
-#define DSP_SPLIT_CHANNELS 8 /* channels per chunk when the receptive field is split */
+#define DSP_SPLIT_CHANNELS 16 /* channels per chunk when the receptive field is split */
 
 /* ---- the DSP operations: intrinsics on Arm, the same results in C99 elsewhere ---------- */
 
@@ -249,7 +249,7 @@ DSP_INLINE void dsp_ldm3(const uint32_t **p, uint32_t *a, uint32_t *b, uint32_t 
 
 /* ---- requantization ------------------------------------------------------------------ */
 
-/* Per output channel of a prepared GEMM chunk: its record, 3 words. */
+/* Per output channel of a prepared depthwise chunk: its record, 3 words. */
 enum { DSP_P_BIAS = 0, DSP_P_MULT = 1, DSP_P_CHI = 2, DSP_P_WORDS = 3 };
 
 /* A channel's record: bias; for the fast requantization (double rounding with shift <= -2,
@@ -329,12 +329,16 @@ typedef struct {
     uint32_t mult, chi, e1;
 } dsp_ch;
 
-DSP_INLINE dsp_ch dsp_ch_of(const uint32_t *record)
+/* From the call's multiplier and shift (e = -shift >= 2 in the fast requantization). */
+DSP_INLINE dsp_ch dsp_ch_at(const ps_quant_params *q, int32_t oc)
 {
     dsp_ch ch;
-    ch.mult = record[DSP_P_MULT];
-    ch.chi = record[DSP_P_CHI];
-    ch.e1 = ch.chi != 0 ? dsp_e1(ch.chi) : 0; /* chi = 0: not the fast requantization */
+    const int32_t shift = q->shift[oc];
+    ch.mult = (uint32_t)q->multiplier[oc];
+    /* 2^(e - 2) = 2^30 >> (32 - e), and e - 1 = ~shift (& 31: defined for any shift; the
+     * values are used only for shift <= -2) */
+    ch.chi = (UINT32_C(1) << 30) >> ((32 + shift) & 31);
+    ch.e1 = ~(uint32_t)shift & 31u;
     return ch;
 }
 
@@ -527,16 +531,23 @@ static void dsp_gather(const ps_conv_op *op, const int8_t *image, int32_t iy0, i
         return;
     }
     dsp_fill(tail, zp4, (4 - ((k1 - k0) & 3)) & 3);
-    for (int32_t t = k0 / c; t * c < k1; t++) {
-        const int32_t iy = iy0 + (t / kw) * dh;
-        const int32_t ix = ix0 + (t % kw) * dw;
-        const int32_t lo = t * c > k0 ? t * c : k0;
-        const int32_t hi = t * c + c < k1 ? t * c + c : k1;
+    /* tap by tap (ky, kx walked without divisions), each tap's part of [k0, k1) */
+    const int32_t t0 = k0 / c;
+    int32_t kx = t0 % kw, iy = iy0 + (t0 / kw) * dh, ix = ix0 + kx * dw;
+    for (int32_t at = t0 * c; at < k1; at += c) {
+        const int32_t lo = at > k0 ? at : k0;
+        const int32_t hi = at + c < k1 ? at + c : k1;
         if (iy < 0 || iy >= op->in_h || ix < 0 || ix >= op->in_w) {
             dsp_fill(raw + (lo - k0), zp4, hi - lo);
         } else {
-            dsp_copy(raw + (lo - k0), image + (size_t)iy * row + (size_t)ix * c + (lo - t * c),
-                     hi - lo);
+            dsp_copy(raw + (lo - k0), image + (size_t)iy * row + (size_t)ix * c + (lo - at), hi - lo);
+        }
+        if (++kx == kw) {
+            kx = 0;
+            ix = ix0;
+            iy += dh;
+        } else {
+            ix += dw;
         }
     }
 }
@@ -642,12 +653,12 @@ DSP_INLINE void dsp_gemm_channels(const ps_conv_exec *ex, const int fast, const 
     const int32_t mode = hot >= 0 ? hot : sink->mode;
     const int simple = hot == 2 ? 1 : st->avg.simple; /* hot mode 2: a simple average */
     const int8_t *w = op->filter + (size_t)oc0 * k;
-    const uint32_t *p = st->buf;
-    for (int32_t j = 0; j < cc; j++, w += k, p += DSP_P_WORDS) {
+    const int32_t *bias = op->bias;
+    for (int32_t j = 0; j < cc; j++, w += k) {
         int32_t a[4];
-        a[0] = a[1] = a[2] = a[3] = (int32_t)p[DSP_P_BIAS];
+        a[0] = a[1] = a[2] = a[3] = bias != NULL ? bias[oc0 + j] : 0;
         dsp_mac14(w, k, 0, st->col, a);
-        const dsp_ch ch = dsp_ch_of(p);
+        const dsp_ch ch = dsp_ch_at(op->quant, oc0 + j);
         const int32_t v0 = dsp_out(a[0], &ch, oc0 + j, r, zp, fast, full);
         const int32_t v1 = dsp_out(a[1], &ch, oc0 + j, r, zp, fast, full);
         const int32_t v2 = dsp_out(a[2], &ch, oc0 + j, r, zp, fast, full);
@@ -720,7 +731,7 @@ static void dsp_split_finish(const ps_conv_exec *ex)
     const dsp_rq *r = &st->rq;
     const int32_t cc = ex->oc1 - ex->oc0;
     for (int32_t j = 0; j < cc; j++) {
-        const dsp_ch ch = dsp_ch_of(st->buf + j * DSP_P_WORDS);
+        const dsp_ch ch = dsp_ch_at(ex->op->quant, ex->oc0 + j);
         int32_t sum = 0;
         for (int32_t p = 0; p < sink->count; p++) {
             const int32_t v = dsp_out(st->acc[DSP_PIXELS * j + p], &ch, ex->oc0 + j, r, r->zp,
@@ -750,7 +761,7 @@ DSP_INLINE void dsp_gemm_pixels(const ps_conv_exec *ex)
     }
     const int32_t chunk = 4 * st->kq, cc = ex->oc1 - ex->oc0;
     for (int32_t j = 0; j < cc; j++) {
-        const int32_t bias = (int32_t)st->buf[j * DSP_P_WORDS + DSP_P_BIAS];
+        const int32_t bias = ex->op->bias != NULL ? ex->op->bias[ex->oc0 + j] : 0;
         for (int32_t p = 0; p < DSP_PIXELS; p++) {
             st->acc[DSP_PIXELS * j + p] = bias;
         }
@@ -781,16 +792,13 @@ static void dsp_gemm_row(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t 
     }
 }
 
-/* Channels [oc0, oc0 + nch) and their records. */
+/* Channels [oc0, oc0 + nch): all of them, but for a split receptive field's partial sums. */
 static int32_t dsp_gemm_prepare(ps_conv_exec *ex, int32_t oc0)
 {
-    dsp_state *st = (dsp_state *)ex->state;
+    const dsp_state *st = (const dsp_state *)ex->state;
     const int32_t c_out = ex->op->out_c;
     ex->oc0 = oc0;
     ex->oc1 = c_out - oc0 <= st->nch ? c_out : oc0 + st->nch;
-    for (int32_t oc = oc0; oc < ex->oc1; oc++) {
-        dsp_param(st->buf + (size_t)(oc - oc0) * DSP_P_WORDS, ex->op, oc);
-    }
     return ex->oc1;
 }
 
@@ -1110,26 +1118,24 @@ static void dsp_dw_row(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t ox
 /* ---- the path's run function --------------------------------------------------------------- */
 
 /* How the GEMM ops use buf: one block column of the whole receptive field (kq quads: 8 kq
- * words, and kq more for a conv2d's gathered bytes) and as many channel records as fit
- * (balanced over the chunks); or, when not even one would fit, the receptive field in
- * chunks of kq quads, with DSP_SPLIT_CHANNELS channels' records and partial sums. */
+ * words, and for a conv2d kq + 1 more for a pixel's gathered bytes), every channel at once;
+ * or, when that does not fit, the receptive field in chunks of kq quads and the channels in
+ * chunks of nch, whose partial sums (4 nch int32) follow the column. */
 static void dsp_gemm_layout(const ps_conv_op *op, dsp_state *st)
 {
     const int32_t quads = (st->k + 3) / 4; /* K < 2^31: no overflow */
-    const int32_t per_quad = op->kind == PS_KIND_POINTWISE ? 2 * DSP_PIXELS : 2 * DSP_PIXELS + 1;
-    const int32_t spare = op->kind == PS_KIND_POINTWISE ? 0 : 1; /* dsp_gather's whole words */
+    const int conv = op->kind != PS_KIND_POINTWISE;
+    const int32_t per_quad = 2 * DSP_PIXELS + conv; /* the column, and a conv2d's bytes */
     const int32_t c_out = op->out_c;
-    st->split = quads > (DSP_BUF_WORDS - DSP_P_WORDS - spare) / per_quad;
+    st->split = quads > (DSP_BUF_WORDS - conv) / per_quad; /* conv: dsp_gather's spare word */
     if (!st->split) {
         st->kq = quads;
-        const int32_t max_ch = (DSP_BUF_WORDS - per_quad * quads - spare) / DSP_P_WORDS;
-        const int32_t chunks = (c_out + max_ch - 1) / max_ch;
-        st->nch = (c_out + chunks - 1) / chunks;
+        st->nch = c_out;
     } else {
         st->nch = c_out < DSP_SPLIT_CHANNELS ? c_out : DSP_SPLIT_CHANNELS;
-        st->kq = (DSP_BUF_WORDS - (DSP_P_WORDS + DSP_PIXELS) * st->nch) / per_quad;
+        st->kq = (DSP_BUF_WORDS - DSP_PIXELS * st->nch) / per_quad;
     }
-    st->col = st->buf + (size_t)st->nch * DSP_P_WORDS;
+    st->col = st->buf;
     st->raw = (uint8_t *)(st->col + 2 * DSP_PIXELS * (size_t)st->kq);
     st->acc = (int32_t *)(st->col + (size_t)per_quad * st->kq);
 }
