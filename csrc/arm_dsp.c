@@ -67,11 +67,12 @@ DSP_INLINE int32_t dsp_i32(uint32_t u)
     return u <= (uint32_t)INT32_MAX ? (int32_t)u : (int32_t)(u - 2147483648u) + INT32_MIN;
 }
 
-#if !DSP_NATIVE
-DSP_INLINE int32_t dsp_lo16(uint32_t u) /* halfword 0, sign-extended */
+DSP_INLINE int32_t dsp_lo16(uint32_t u) /* halfword 0, sign-extended (one SXTH) */
 {
     return (int32_t)((u & 0xFFFFu) ^ 0x8000u) - 0x8000;
 }
+
+#if !DSP_NATIVE
 
 DSP_INLINE int32_t dsp_byte(uint32_t u, int i) /* byte i, sign-extended */
 {
@@ -560,7 +561,8 @@ static void dsp_block_column(const ps_conv_op *op, const dsp_state *st, int32_t 
     const dsp_block *px = &st->blk;
     const int8_t *image = op->input + (size_t)px->n * op->in_h * op->in_w * op->in_c;
     const uint32_t off2 = st->off2;
-    for (int32_t p = 0; p < DSP_PIXELS; p++) {
+    const int32_t pixels = px->count == 1 ? 1 : DSP_PIXELS; /* a lone pixel: dsp_mac11 */
+    for (int32_t p = 0; p < pixels; p++) {
         const int32_t at = px->first + (p < px->count ? p : px->count - 1);
         const int32_t y = px->y0 + at / px->w, x = px->x0 + at % px->w;
         const uint8_t *s;
@@ -712,6 +714,49 @@ static void dsp_gemm_block(const ps_conv_exec *ex)
     }
 }
 
+/* 1 channel x 1 pixel (pixel 0 of the block column): a lone pixel, e.g. a fully connected
+ * layer's single row, without the block's three repeats. */
+DSP_INLINE int32_t dsp_mac11(const int8_t *w, int32_t len, int32_t back, const uint32_t *col,
+                             int32_t a)
+{
+    const uint32_t *end = col + 2 * DSP_PIXELS * (len >> 2);
+    for (; col < end; col += 2 * DSP_PIXELS, w += 4) {
+        const uint32_t v = dsp_load32(w);
+        a = dsp_smlad(dsp_sxtb16(v), col[0], a);
+        a = dsp_smlad(dsp_sxtb16_ror8(v), col[1], a);
+    }
+    const int32_t r = len & 3;
+    if (r != 0) {
+        const uint32_t v = back + len >= 4 ? dsp_load32(w + r - 4) >> (32 - 8 * r)
+                                           : dsp_load_partial(w, r, 0);
+        a = dsp_smlad(dsp_sxtb16(v), col[0], a);
+        a = dsp_smlad(dsp_sxtb16_ror8(v), col[1], a);
+    }
+    return a;
+}
+
+DSP_NOINLINE void dsp_gemm_single(const ps_conv_exec *ex)
+{
+    const ps_conv_op *op = ex->op;
+    const dsp_state *st = (const dsp_state *)ex->state;
+    const dsp_rq *r = &st->rq;
+    const dsp_block *b = &st->blk;
+    const int32_t k = st->k, oc0 = ex->oc0, cc = ex->oc1 - oc0;
+    const int8_t *w = op->filter + (size_t)oc0 * k;
+    for (int32_t j = 0; j < cc; j++, w += k) {
+        const int32_t acc = dsp_mac11(w, k, 0, st->col, op->bias != NULL ? op->bias[oc0 + j] : 0);
+        const dsp_ch ch = dsp_ch_at(op->quant, oc0 + j);
+        const int32_t v = dsp_out(acc, &ch, oc0 + j, r, r->zp, r->fast, r->full);
+        if (b->mode == 0) {
+            b->dst[j] = (int8_t)v;
+        } else if (b->mode == 1) {
+            b->sums[j] += v;
+        } else {
+            b->out[j] = dsp_average(v, &st->avg, b->pool);
+        }
+    }
+}
+
 /* A receptive field longer than the buffer's column is taken in chunks, the prepared
  * channels' partial sums in buf ([channel][pixel]). */
 static void dsp_split_mac(const ps_conv_exec *ex, int32_t k0, int32_t k1)
@@ -720,7 +765,12 @@ static void dsp_split_mac(const ps_conv_exec *ex, int32_t k0, int32_t k1)
     const int32_t k = st->k, cc = ex->oc1 - ex->oc0;
     const int8_t *w = ex->op->filter + (size_t)ex->oc0 * k + k0;
     for (int32_t j = 0; j < cc; j++, w += k) {
-        dsp_mac14(w, k1 - k0, k0, st->col, st->acc + DSP_PIXELS * j);
+        int32_t *a = st->acc + DSP_PIXELS * j;
+        if (st->blk.count == 1) {
+            a[0] = dsp_mac11(w, k1 - k0, k0, st->col, a[0]);
+        } else {
+            dsp_mac14(w, k1 - k0, k0, st->col, a);
+        }
     }
 }
 
@@ -756,7 +806,11 @@ DSP_INLINE void dsp_gemm_pixels(const ps_conv_exec *ex)
     dsp_state *st = (dsp_state *)ex->state;
     if (!st->split) {
         dsp_block_column(ex->op, st, 0, st->k);
-        dsp_gemm_block(ex);
+        if (st->blk.count == 1) {
+            dsp_gemm_single(ex);
+        } else {
+            dsp_gemm_block(ex);
+        }
         return;
     }
     const int32_t chunk = 4 * st->kq, cc = ex->oc1 - ex->oc0;
@@ -843,6 +897,48 @@ static void dsp_gemm_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0, i
             }
         }
     }
+}
+
+/* ps_conv_exec.ring_window (overlapping fused pools): the window's int8 values summed four
+ * channels at a time in int16 lanes (SXTAB16; a window of at most 256 values cannot leave
+ * int16), then ps_pool_average_run. */
+static void dsp_ring_window(const int8_t *ring, size_t row_bytes, int32_t pool_h, int32_t y0,
+                            int32_t y1, int32_t x0, int32_t x1, int32_t cc,
+                            const ps_pool_params *pool, int32_t *sums, int8_t *out)
+{
+    const int32_t count = (y1 - y0) * (x1 - x0);
+    if (count > 256) {
+        for (int32_t c = 0; c < cc; c++) {
+            sums[c] = 0;
+        }
+        for (int32_t y = y0; y < y1; y++) {
+            const int8_t *p = ring + (size_t)(y % pool_h) * row_bytes + (size_t)x0 * cc;
+            for (int32_t x = x0; x < x1; x++, p += cc) {
+                for (int32_t c = 0; c < cc; c++) {
+                    sums[c] += p[c];
+                }
+            }
+        }
+    } else {
+        for (int32_t c = 0; c < cc; c += 4) {
+            const int32_t lanes = cc - c < 4 ? cc - c : 4;
+            uint32_t s02 = 0, s13 = 0;
+            for (int32_t y = y0; y < y1; y++) {
+                const int8_t *p = ring + (size_t)(y % pool_h) * row_bytes + (size_t)x0 * cc + c;
+                for (int32_t x = x0; x < x1; x++, p += cc) {
+                    const uint32_t v = lanes == 4 ? dsp_load32(p) : dsp_load_partial(p, lanes, 0);
+                    s02 = dsp_sxtab16(s02, v);
+                    s13 = dsp_sxtab16_ror8(s13, v);
+                }
+            }
+            const int32_t s[4] = {dsp_lo16(s02), dsp_lo16(s13), dsp_lo16(s02 >> 16),
+                                  dsp_lo16(s13 >> 16)};
+            for (int32_t j = 0; j < lanes; j++) {
+                sums[c + j] = s[j];
+            }
+        }
+    }
+    ps_pool_average_run(sums, count, cc, pool, out);
 }
 
 /* ---- depthwise --------------------------------------------------------------------------- */
@@ -1073,13 +1169,19 @@ static void dsp_dw_row_packed(const ps_conv_exec *ex, int32_t n, int32_t oy, int
     }
 }
 
-/* Depth multipliers > 1, or kernels whose packed weights do not fit: plain loops. */
+/* Depth multipliers > 1, or kernels whose packed weights do not fit: plain loops over the
+ * valid taps, per input channel its `mult` output channels (the fast requantization where
+ * the call allows it). */
 DSP_NOINLINE void dsp_dw_row_plain(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t ox0,
-                             int32_t ox1, int8_t *dst, int32_t dst_stride)
+                                   int32_t ox1, int8_t *dst, int32_t dst_stride)
 {
     const ps_conv_op *op = ex->op;
-    const ps_quant_params *q = op->quant;
+    const dsp_state *st = (const dsp_state *)ex->state;
+    const dsp_rq *r = &st->rq;
     const int32_t c_in = op->in_c, c_out = op->out_c, mult = op->depth_multiplier;
+    const int32_t zp = op->quant->input_zp;
+    const size_t xstep = (size_t)op->dilation_w * c_in, ystep = (size_t)op->dilation_h * op->in_w * c_in;
+    const size_t wstep = (size_t)op->kernel_w * c_out;
     const int8_t *image = op->input + (size_t)n * op->in_h * op->in_w * c_in;
     const int32_t iy0 = oy * op->stride_h - op->pad_top;
     const int32_t ky0 = dsp_tap_lo(iy0, op->dilation_h);
@@ -1088,18 +1190,24 @@ DSP_NOINLINE void dsp_dw_row_plain(const ps_conv_exec *ex, int32_t n, int32_t oy
         const int32_t ix0 = ox * op->stride_w - op->pad_left;
         const int32_t kx0 = dsp_tap_lo(ix0, op->dilation_w);
         const int32_t kx1 = dsp_tap_hi(ix0, op->dilation_w, op->kernel_w, op->in_w);
-        for (int32_t oc = 0; oc < c_out; oc++) {
-            int32_t acc = op->bias != NULL ? op->bias[oc] : 0;
-            for (int32_t ky = ky0; ky < ky1; ky++) {
-                const int32_t iy = iy0 + ky * op->dilation_h;
-                for (int32_t kx = kx0; kx < kx1; kx++) {
-                    const int32_t ix = ix0 + kx * op->dilation_w;
-                    const int32_t x = image[((size_t)iy * op->in_w + ix) * c_in + oc / mult];
-                    acc += (x - q->input_zp) *
-                           op->filter[((size_t)ky * op->kernel_w + kx) * c_out + oc];
+        const int any = ky1 > ky0 && kx1 > kx0;
+        const int8_t *x0 = any ? image + ((size_t)(iy0 + ky0 * op->dilation_h) * op->in_w +
+                                          (size_t)(ix0 + kx0 * op->dilation_w)) * c_in
+                               : image;
+        const int8_t *w0 = op->filter + ((size_t)ky0 * op->kernel_w + kx0) * c_out;
+        for (int32_t ic = 0, oc = 0; ic < c_in; ic++) {
+            for (int32_t m = 0; m < mult; m++, oc++) {
+                int32_t acc = op->bias != NULL ? op->bias[oc] : 0;
+                const int8_t *xr = x0 + ic, *wr = w0 + oc;
+                for (int32_t ky = ky0; any && ky < ky1; ky++, xr += ystep, wr += wstep) {
+                    const int8_t *xp = xr, *wp = wr;
+                    for (int32_t kx = kx0; kx < kx1; kx++, xp += xstep, wp += c_out) {
+                        acc += ((int32_t)*xp - zp) * *wp;
+                    }
                 }
+                const dsp_ch ch = dsp_ch_at(op->quant, oc);
+                dst[oc] = (int8_t)dsp_out(acc, &ch, oc, r, r->zp, r->fast, r->full);
             }
-            dst[oc] = (int8_t)dsp_rq_generic(acc, oc, q);
         }
     }
 }
@@ -1161,7 +1269,7 @@ void ps_conv_run_dsp(const ps_conv_op *op, const ps_conv_job *job)
     st.acc = (int32_t *)st.buf;
     ps_conv_exec ex;
     ex.op = op;
-    ex.ring_window = NULL;
+    ex.ring_window = dsp_ring_window;
     ex.oc0 = ex.oc1 = 0;
     ex.state = &st;
     if (op->kind == PS_KIND_DEPTHWISE) {
