@@ -1126,7 +1126,7 @@ DSP_INLINE int32_t dsp_tap_hi(int32_t o, int32_t d, int32_t kernel, int32_t in)
     return o + (kernel - 1) * d < in ? kernel : in - 1 - o < 0 ? 0 : (in - 1 - o) / d + 1;
 }
 
-static void dsp_dw_row_packed(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t ox0,
+static void dsp_dw_row(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t ox0,
                               int32_t ox1, int8_t *dst, int32_t dst_stride)
 {
     const ps_conv_op *op = ex->op;
@@ -1172,7 +1172,7 @@ static void dsp_dw_row_packed(const ps_conv_exec *ex, int32_t n, int32_t oy, int
 /* Depth multipliers > 1, or kernels whose packed weights do not fit: plain loops over the
  * valid taps, per input channel its `mult` output channels (the fast requantization where
  * the call allows it). */
-DSP_NOINLINE void dsp_dw_row_plain(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t ox0,
+static void dsp_dw_row_plain(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t ox0,
                                    int32_t ox1, int8_t *dst, int32_t dst_stride)
 {
     const ps_conv_op *op = ex->op;
@@ -1209,17 +1209,6 @@ DSP_NOINLINE void dsp_dw_row_plain(const ps_conv_exec *ex, int32_t n, int32_t oy
                 dst[oc] = (int8_t)dsp_out(acc, &ch, oc, r, r->zp, r->fast, r->full);
             }
         }
-    }
-}
-
-static void dsp_dw_row(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t ox0, int32_t ox1,
-                       int8_t *dst, int32_t dst_stride)
-{
-    const dsp_state *st = (const dsp_state *)ex->state;
-    if (st->quad_words == 0) {
-        dsp_dw_row_plain(ex, n, oy, ox0, ox1, dst, dst_stride);
-    } else {
-        dsp_dw_row_packed(ex, n, oy, ox0, ox1, dst, dst_stride);
     }
 }
 
@@ -1283,7 +1272,7 @@ void ps_conv_run_dsp(const ps_conv_op *op, const ps_conv_job *job)
             st.nch = 4 * ((quads + chunks - 1) / chunks); /* channels per chunk, balanced */
         }
         ex.prepare = dsp_dw_prepare;
-        ex.row = dsp_dw_row;
+        ex.row = st.quad_words != 0 ? dsp_dw_row : dsp_dw_row_plain;
         ex.pooled_row = NULL;
     } else {
         dsp_gemm_layout(op, &st);
