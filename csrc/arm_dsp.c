@@ -321,7 +321,7 @@ DSP_NOINLINE int32_t dsp_rq_generic(int32_t acc, int32_t oc, const ps_quant_para
 /* How a call requantizes: fast (dsp_rq_fast) or not, and its activation clamp. */
 typedef struct {
     const ps_quant_params *q;
-    int32_t zp, lo, hi;
+    int32_t zp;
     int fast, full; /* full: the activation range is int8's (SSAT alone clamps) */
 } dsp_rq;
 
@@ -352,8 +352,8 @@ DSP_INLINE int32_t dsp_out(int32_t acc, const dsp_ch *ch, int32_t oc, const dsp_
     }
     int32_t v = dsp_ssat8(dsp_rq_fast(acc, ch->mult, ch->chi, ch->e1) + zp);
     if (!full) {
-        v = v < r->lo ? r->lo : v;
-        v = v > r->hi ? r->hi : v;
+        v = v < r->q->act_min ? r->q->act_min : v;
+        v = v > r->q->act_max ? r->q->act_max : v;
     }
     return v;
 }
@@ -459,8 +459,6 @@ typedef struct {
     int split;          /* K is taken in chunks of 4 * kq taps */
     uint32_t off2;      /* -input_zp in both halfwords */
     uint32_t zp4;       /* input_zp in all four bytes: a padding tap */
-    uint32_t *col;      /* the block column */
-    uint8_t *raw;       /* one pixel's gathered bytes */
     int32_t *acc;       /* split: partial sums, [channel][pixel] */
     dsp_block blk;      /* the GEMM block being computed */
     int32_t taps[4];    /* depthwise, a border pixel: its valid taps [ky0, ky1) x [kx0, kx1) */
@@ -556,9 +554,10 @@ static void dsp_gather(const ps_conv_op *op, const int8_t *image, int32_t iy0, i
 /* The block column of the pixels, receptive field elements [k0, k1): per 4 taps, each
  * pixel's (x0, x2), (x1, x3) - zp. A 1x1 conv widens the input pixels where they are; a
  * conv2d gathers each pixel's bytes first. */
-static void dsp_block_column(const ps_conv_op *op, const dsp_state *st, int32_t k0, int32_t k1)
+static void dsp_block_column(const ps_conv_op *op, dsp_state *st, int32_t k0, int32_t k1)
 {
     const dsp_block *px = &st->blk;
+    uint8_t *const raw = (uint8_t *)(st->buf + 2 * DSP_PIXELS * (size_t)st->kq); /* a conv2d's */
     const int8_t *image = op->input + (size_t)px->n * op->in_h * op->in_w * op->in_c;
     const uint32_t off2 = st->off2;
     const int32_t pixels = px->count == 1 ? 1 : DSP_PIXELS; /* a lone pixel: dsp_mac11 */
@@ -571,12 +570,12 @@ static void dsp_block_column(const ps_conv_op *op, const dsp_state *st, int32_t 
             s = (const uint8_t *)image + ((size_t)y * op->in_w + x) * op->in_c + k0;
         } else {
             dsp_gather(op, image, y * op->stride_h - op->pad_top, x * op->stride_w - op->pad_left,
-                       k0, k1, st->zp4, st->raw);
-            s = st->raw;
+                       k0, k1, st->zp4, raw);
+            s = raw;
             len += (4 - tail) & 3; /* zp-padded to whole quads */
             tail = 0;
         }
-        uint32_t *col = st->col + 2 * p;
+        uint32_t *col = st->buf + 2 * p;
         for (; len >= 4; len -= 4, s += 4, col += 2 * DSP_PIXELS) {
             const uint32_t v = dsp_load32(s);
             col[0] = dsp_sxtab16(off2, v);
@@ -659,7 +658,7 @@ DSP_INLINE void dsp_gemm_channels(const ps_conv_exec *ex, const int fast, const 
     for (int32_t j = 0; j < cc; j++, w += k) {
         int32_t a[4];
         a[0] = a[1] = a[2] = a[3] = bias != NULL ? bias[oc0 + j] : 0;
-        dsp_mac14(w, k, 0, st->col, a);
+        dsp_mac14(w, k, 0, st->buf, a);
         const dsp_ch ch = dsp_ch_at(op->quant, oc0 + j);
         const int32_t v0 = dsp_out(a[0], &ch, oc0 + j, r, zp, fast, full);
         const int32_t v1 = dsp_out(a[1], &ch, oc0 + j, r, zp, fast, full);
@@ -744,7 +743,7 @@ DSP_NOINLINE void dsp_gemm_single(const ps_conv_exec *ex)
     const int32_t k = st->k, oc0 = ex->oc0, cc = ex->oc1 - oc0;
     const int8_t *w = op->filter + (size_t)oc0 * k;
     for (int32_t j = 0; j < cc; j++, w += k) {
-        const int32_t acc = dsp_mac11(w, k, 0, st->col, op->bias != NULL ? op->bias[oc0 + j] : 0);
+        const int32_t acc = dsp_mac11(w, k, 0, st->buf, op->bias != NULL ? op->bias[oc0 + j] : 0);
         const dsp_ch ch = dsp_ch_at(op->quant, oc0 + j);
         const int32_t v = dsp_out(acc, &ch, oc0 + j, r, r->zp, r->fast, r->full);
         if (b->mode == 0) {
@@ -767,25 +766,25 @@ static void dsp_split_mac(const ps_conv_exec *ex, int32_t k0, int32_t k1)
     for (int32_t j = 0; j < cc; j++, w += k) {
         int32_t *a = st->acc + DSP_PIXELS * j;
         if (st->blk.count == 1) {
-            a[0] = dsp_mac11(w, k1 - k0, k0, st->col, a[0]);
+            a[0] = dsp_mac11(w, k1 - k0, k0, st->buf, a[0]);
         } else {
-            dsp_mac14(w, k1 - k0, k0, st->col, a);
+            dsp_mac14(w, k1 - k0, k0, st->buf, a);
         }
     }
 }
 
-static void dsp_split_finish(const ps_conv_exec *ex)
+DSP_INLINE void dsp_split_out(const ps_conv_exec *ex, const int fast, const int full)
 {
     const dsp_state *st = (const dsp_state *)ex->state;
     const dsp_block *sink = &st->blk;
     const dsp_rq *r = &st->rq;
-    const int32_t cc = ex->oc1 - ex->oc0;
+    const int32_t cc = ex->oc1 - ex->oc0, zp = r->zp;
     for (int32_t j = 0; j < cc; j++) {
         const dsp_ch ch = dsp_ch_at(ex->op->quant, ex->oc0 + j);
         int32_t sum = 0;
         for (int32_t p = 0; p < sink->count; p++) {
-            const int32_t v = dsp_out(st->acc[DSP_PIXELS * j + p], &ch, ex->oc0 + j, r, r->zp,
-                                      r->fast, r->full);
+            const int32_t v = dsp_out(st->acc[DSP_PIXELS * j + p], &ch, ex->oc0 + j, r, zp, fast,
+                                      full);
             if (sink->mode == 0) {
                 sink->dst[p * sink->stride + j] = (int8_t)v;
             }
@@ -796,6 +795,16 @@ static void dsp_split_finish(const ps_conv_exec *ex)
         } else if (sink->mode == 2) {
             sink->out[j] = dsp_average(sum, &st->avg, sink->pool);
         }
+    }
+}
+
+static void dsp_split_finish(const ps_conv_exec *ex)
+{
+    const dsp_state *st = (const dsp_state *)ex->state;
+    if (st->rq.fast && st->rq.full) {
+        dsp_split_out(ex, 1, 1);
+    } else {
+        dsp_split_out(ex, st->rq.fast, st->rq.full);
     }
 }
 
@@ -1232,9 +1241,7 @@ static void dsp_gemm_layout(const ps_conv_op *op, dsp_state *st)
         st->nch = c_out < DSP_SPLIT_CHANNELS ? c_out : DSP_SPLIT_CHANNELS;
         st->kq = (DSP_BUF_WORDS - DSP_PIXELS * st->nch) / per_quad;
     }
-    st->col = st->buf;
-    st->raw = (uint8_t *)(st->col + 2 * DSP_PIXELS * (size_t)st->kq);
-    st->acc = (int32_t *)(st->col + (size_t)per_quad * st->kq);
+    st->acc = (int32_t *)(st->buf + (size_t)per_quad * st->kq);
 }
 
 void ps_conv_run_dsp(const ps_conv_op *op, const ps_conv_job *job)
@@ -1247,14 +1254,10 @@ void ps_conv_run_dsp(const ps_conv_op *op, const ps_conv_job *job)
     st.zp4 = zp * 0x01010101u;
     st.rq.q = q;
     st.rq.zp = q->output_zp;
-    st.rq.lo = q->act_min;
-    st.rq.hi = q->act_max;
     st.rq.fast = dsp_fast_quant(q, op->out_c);
     st.rq.full = q->act_min == -128 && q->act_max == 127;
     st.k = op->kernel_h * op->kernel_w * op->in_c;
     st.kq = st.nch = st.quad_words = st.split = 0;
-    st.col = st.buf;
-    st.raw = (uint8_t *)st.buf;
     st.acc = (int32_t *)st.buf;
     ps_conv_exec ex;
     ex.op = op;
@@ -1279,6 +1282,16 @@ void ps_conv_run_dsp(const ps_conv_op *op, const ps_conv_job *job)
         ex.prepare = dsp_gemm_prepare;
         ex.row = dsp_gemm_row;
         ex.pooled_row = dsp_gemm_pooled_row;
+    }
+    if (job->pool == NULL && op->kind == PS_KIND_POINTWISE) {
+        /* a 1x1 conv's pixels are contiguous in the input and the output: the whole batch is
+         * one row for the 4-pixel blocks (no lone pixels at the end of each image row) */
+        const int32_t pixels = op->batch * op->in_h * op->in_w; /* one tensor's elements */
+        for (int32_t oc0 = 0; oc0 < op->out_c; oc0 = ex.oc1) {
+            ex.prepare(&ex, oc0);
+            dsp_gemm_row(&ex, 0, 0, 0, pixels, job->output + oc0, op->out_c);
+        }
+        return;
     }
     ps_conv_drive(&ex, job);
 }
