@@ -432,6 +432,7 @@ static int8_t dsp_average(int32_t sum, const dsp_avg *a, const ps_pool_params *p
  * window of at most 4 pixels its average (avg) to out[channel] (mode 2). */
 typedef struct {
     int32_t n, y0, x0, w, first, count;
+    int32_t k0, k1; /* the receptive field elements of the column being built */
     int mode;
     int8_t *dst;
     int32_t stride;
@@ -460,9 +461,13 @@ typedef struct {
     uint32_t off2;      /* -input_zp in both halfwords */
     uint32_t zp4;       /* input_zp in all four bytes: a padding tap */
     int32_t *acc;       /* split: partial sums, [channel][pixel] */
-    dsp_block blk;      /* the GEMM block being computed */
-    int32_t taps[4];    /* depthwise, a border pixel: its valid taps [ky0, ky1) x [kx0, kx1) */
-    int32_t sums[4];    /* depthwise, a border pixel: a quad's sums */
+    union {
+        dsp_block blk; /* GEMM: the block being computed */
+        struct {
+            int32_t taps[4]; /* a border pixel's valid taps [ky0, ky1) x [kx0, kx1) */
+            int32_t sums[4]; /* a quad's sums */
+        } dw;              /* depthwise */
+    } u;
     dsp_avg avg;        /* the fused window's average */
 } dsp_state;
 
@@ -498,39 +503,15 @@ DSP_INLINE void dsp_fill(uint8_t *dst, uint32_t zp4, int32_t n)
 
 /* Receptive field elements [k0, k1) of the pixel whose window starts at (iy0, ix0), in
  * (ky, kx, ic) order, as int8 bytes, then input_zp up to the next multiple of 4 (so that
- * padding taps and the tail widen to x - zp = 0). */
+ * padding taps and the tail widen to x - zp = 0): tap by tap (ky, kx walked without
+ * divisions). The general case; dsp_conv_column copies whole kernel rows itself. */
 static void dsp_gather(const ps_conv_op *op, const int8_t *image, int32_t iy0, int32_t ix0,
-                       int32_t k0, int32_t k1, uint32_t zp4, uint8_t *raw)
+                             int32_t k0, int32_t k1, uint32_t zp4, uint8_t *raw)
 {
     const int32_t c = op->in_c, kw = op->kernel_w;
     const int32_t dh = op->dilation_h, dw = op->dilation_w;
     const size_t row = (size_t)op->in_w * c;
-    uint8_t *const tail = raw + (k1 - k0);
-    if (k0 == 0 && k1 == op->kernel_h * kw * c && dw == 1 && iy0 >= 0 && ix0 >= 0 &&
-        iy0 + (op->kernel_h - 1) * dh < op->in_h && ix0 + kw - 1 < op->in_w) {
-        /* inside the image: each kernel row is one run of KW * C_in bytes, copied in whole
-         * words where the input goes on for the last one's excess (the excess lands in the
-         * next run's place, or past the field: overwritten below, or in the spare word) */
-        const int32_t run = kw * c;
-        const int8_t *src = image + (size_t)iy0 * row + (size_t)ix0 * c;
-        const int8_t *last = src + (size_t)(op->kernel_h - 1) * dh * row;
-        const int8_t *end = op->input + (size_t)op->batch * op->in_h * row;
-        if ((size_t)(end - last) >= (size_t)run + 3) {
-            for (int32_t ky = 0; ky < op->kernel_h; ky++, src += (size_t)dh * row, raw += run) {
-                for (int32_t i = 0; i < run; i += 4) {
-                    memcpy(raw + i, src + i, 4);
-                }
-            }
-        } else {
-            for (int32_t ky = 0; ky < op->kernel_h; ky++, src += (size_t)dh * row, raw += run) {
-                dsp_copy(raw, src, run);
-            }
-        }
-        dsp_fill(tail, zp4, (4 - ((k1 - k0) & 3)) & 3);
-        return;
-    }
-    dsp_fill(tail, zp4, (4 - ((k1 - k0) & 3)) & 3);
-    /* tap by tap (ky, kx walked without divisions), each tap's part of [k0, k1) */
+    dsp_fill(raw + (k1 - k0), zp4, (4 - ((k1 - k0) & 3)) & 3);
     const int32_t t0 = k0 / c;
     int32_t kx = t0 % kw, iy = iy0 + (t0 / kw) * dh, ix = ix0 + kx * dw;
     for (int32_t at = t0 * c; at < k1; at += c) {
@@ -551,41 +532,113 @@ static void dsp_gather(const ps_conv_op *op, const int8_t *image, int32_t iy0, i
     }
 }
 
-/* The block column of the pixels, receptive field elements [k0, k1): per 4 taps, each
- * pixel's (x0, x2), (x1, x3) - zp. A 1x1 conv widens the input pixels where they are; a
- * conv2d gathers each pixel's bytes first. */
+/* Widens n (a multiple of 4) int8 bytes at s to x - zp int16 lanes, one pixel's words of a
+ * block column: per 4 taps (x0, x2), (x1, x3) at col[0], col[1], the next 4 taps a block
+ * row (8 words) on. */
+DSP_INLINE void dsp_widen(const uint8_t *s, int32_t n, uint32_t off2, uint32_t *col)
+{
+    for (; n >= 4; n -= 4, s += 4, col += 2 * DSP_PIXELS) {
+        const uint32_t v = dsp_load32(s);
+        col[0] = dsp_sxtab16(off2, v);
+        col[1] = dsp_sxtab16_ror8(off2, v);
+    }
+}
+
+/* The block's pixels in turn: p-th pixel's (y, x) from the previous one. */
+DSP_INLINE void dsp_next_pixel(const dsp_block *b, int32_t p, int32_t *y, int32_t *x)
+{
+    if (p == 0) {
+        *y = b->y0 + b->first / b->w;
+        *x = b->x0 + b->first % b->w;
+    } else if (p < b->count && ++*x == b->x0 + b->w) { /* past count: the last pixel again */
+        *x = b->x0;
+        ++*y;
+    }
+}
+
+/* The block column of a 1x1 conv's pixels, receptive field elements [k0, k1): the input
+ * pixels widened where they are. */
+DSP_NOINLINE void dsp_pointwise_column(const ps_conv_op *op, dsp_state *st, int32_t k0, int32_t k1)
+{
+    const dsp_block *b = &st->u.blk;
+    const uint8_t *image =
+        (const uint8_t *)op->input + (size_t)b->n * op->in_h * op->in_w * op->in_c + k0;
+    const int32_t len = k1 - k0, tail = len & 3;
+    const int32_t pixels = b->count == 1 ? 1 : DSP_PIXELS; /* a lone pixel: dsp_mac11 */
+    int32_t y = 0, x = 0;
+    for (int32_t p = 0; p < pixels; p++) {
+        dsp_next_pixel(b, p, &y, &x);
+        const uint8_t *s = image + ((size_t)y * op->in_w + x) * op->in_c;
+        uint32_t *col = st->buf + 2 * p;
+        dsp_widen(s, len, st->off2, col);
+        if (tail != 0) {
+            const uint32_t v = dsp_load_partial(s + (len - tail), tail, st->zp4);
+            col += 2 * DSP_PIXELS * (len >> 2);
+            col[0] = dsp_sxtab16(st->off2, v);
+            col[1] = dsp_sxtab16_ror8(st->off2, v);
+        }
+    }
+}
+
+/* One conv2d pixel's gathered bytes at raw (window at (iy0, ix0) of image), receptive field
+ * elements [k0, k1), zp-padded to whole quads. A window inside the image (the whole receptive
+ * field, no horizontal dilation) is kh runs of KW * C_in bytes, copied in whole words where
+ * the input goes on for the last run's excess (which lands in the next run's place, in the
+ * zp tail written after, or in the gather area's spare word); else dsp_gather. */
+DSP_NOINLINE void dsp_conv_pixel(const ps_conv_op *op, const dsp_state *st, int32_t iy0,
+                                 int32_t ix0)
+{
+    const int8_t *image = op->input + (size_t)st->u.blk.n * op->in_h * op->in_w * op->in_c;
+    uint8_t *const raw = (uint8_t *)(st->buf + 2 * DSP_PIXELS * (size_t)st->kq);
+    const int32_t k0 = st->u.blk.k0, k1 = st->u.blk.k1;
+    const int32_t kh = op->kernel_h, run = op->kernel_w * op->in_c;
+    const size_t row = (size_t)op->in_w * op->in_c;
+    const int32_t span = (kh - 1) * op->dilation_h;
+    if (k0 == 0 && k1 == st->k && op->dilation_w == 1 && iy0 >= 0 && ix0 >= 0 &&
+        iy0 + span < op->in_h && ix0 + op->kernel_w - 1 < op->in_w) {
+        const int8_t *src = image + (size_t)iy0 * row + (size_t)ix0 * op->in_c;
+        const int8_t *last = src + (size_t)span * row;
+        const int8_t *end = op->input + (size_t)op->batch * op->in_h * row;
+        if ((size_t)(end - last) >= (size_t)run + 3) {
+            const size_t drow = (size_t)op->dilation_h * row;
+            uint8_t *d = raw;
+            for (int32_t ky = 0; ky < kh; ky++, src += drow, d += run) {
+                for (int32_t i = 0; i < run; i += 4) {
+                    memcpy(d + i, src + i, 4);
+                }
+            }
+            dsp_fill(raw + k1, st->zp4, (4 - (k1 & 3)) & 3);
+            return;
+        }
+    }
+    dsp_gather(op, image, iy0, ix0, k0, k1, st->zp4, raw);
+}
+
+/* The block column of a conv2d's pixels, receptive field elements [k0, k1): each pixel's
+ * bytes gathered (padding taps as input_zp), then widened. */
+DSP_NOINLINE void dsp_conv_column(const ps_conv_op *op, dsp_state *st, int32_t k0, int32_t k1)
+{
+    const dsp_block *b = &st->u.blk;
+    const int32_t pixels = b->count == 1 ? 1 : DSP_PIXELS; /* a lone pixel: dsp_mac11 */
+    int32_t y = 0, x = 0;
+    st->u.blk.k0 = k0;
+    st->u.blk.k1 = k1;
+    for (int32_t p = 0; p < pixels; p++) {
+        dsp_next_pixel(b, p, &y, &x);
+        dsp_conv_pixel(op, st, y * op->stride_h - op->pad_top, x * op->stride_w - op->pad_left);
+        dsp_widen((const uint8_t *)(st->buf + 2 * DSP_PIXELS * (size_t)st->kq),
+                  (k1 - k0 + 3) & ~3, st->off2, st->buf + 2 * p);
+    }
+}
+
+/* The block column of the block's pixels (st->u.blk), receptive field elements [k0, k1): per
+ * 4 taps, each pixel's (x0, x2), (x1, x3) - zp (SXTB16's lane order for the weights). */
 static void dsp_block_column(const ps_conv_op *op, dsp_state *st, int32_t k0, int32_t k1)
 {
-    const dsp_block *px = &st->blk;
-    uint8_t *const raw = (uint8_t *)(st->buf + 2 * DSP_PIXELS * (size_t)st->kq); /* a conv2d's */
-    const int8_t *image = op->input + (size_t)px->n * op->in_h * op->in_w * op->in_c;
-    const uint32_t off2 = st->off2;
-    const int32_t pixels = px->count == 1 ? 1 : DSP_PIXELS; /* a lone pixel: dsp_mac11 */
-    for (int32_t p = 0; p < pixels; p++) {
-        const int32_t at = px->first + (p < px->count ? p : px->count - 1);
-        const int32_t y = px->y0 + at / px->w, x = px->x0 + at % px->w;
-        const uint8_t *s;
-        int32_t len = k1 - k0, tail = len & 3;
-        if (op->kind == PS_KIND_POINTWISE) {
-            s = (const uint8_t *)image + ((size_t)y * op->in_w + x) * op->in_c + k0;
-        } else {
-            dsp_gather(op, image, y * op->stride_h - op->pad_top, x * op->stride_w - op->pad_left,
-                       k0, k1, st->zp4, raw);
-            s = raw;
-            len += (4 - tail) & 3; /* zp-padded to whole quads */
-            tail = 0;
-        }
-        uint32_t *col = st->buf + 2 * p;
-        for (; len >= 4; len -= 4, s += 4, col += 2 * DSP_PIXELS) {
-            const uint32_t v = dsp_load32(s);
-            col[0] = dsp_sxtab16(off2, v);
-            col[1] = dsp_sxtab16_ror8(off2, v);
-        }
-        if (tail != 0) {
-            const uint32_t v = dsp_load_partial(s, tail, st->zp4);
-            col[0] = dsp_sxtab16(off2, v);
-            col[1] = dsp_sxtab16_ror8(off2, v);
-        }
+    if (op->kind == PS_KIND_POINTWISE) {
+        dsp_pointwise_column(op, st, k0, k1);
+    } else {
+        dsp_conv_column(op, st, k0, k1);
     }
 }
 
@@ -648,7 +701,7 @@ DSP_INLINE void dsp_gemm_channels(const ps_conv_exec *ex, const int fast, const 
     const ps_conv_op *op = ex->op;
     const dsp_state *st = (const dsp_state *)ex->state;
     const dsp_rq *r = &st->rq;
-    const dsp_block *sink = &st->blk;
+    const dsp_block *sink = &st->u.blk;
     const int32_t k = st->k, oc0 = ex->oc0, cc = ex->oc1 - oc0, zp = r->zp;
     const int32_t pixels = hot >= 0 ? DSP_PIXELS : sink->count;
     const int32_t mode = hot >= 0 ? hot : sink->mode;
@@ -703,10 +756,10 @@ static void dsp_gemm_block(const ps_conv_exec *ex)
     const dsp_state *st = (const dsp_state *)ex->state;
     if (!st->rq.fast || !st->rq.full) {
         dsp_gemm_channels(ex, st->rq.fast, st->rq.full, -1);
-    } else if (st->blk.count != DSP_PIXELS || st->blk.mode == 1 ||
-               (st->blk.mode == 2 && !st->avg.simple)) {
+    } else if (st->u.blk.count != DSP_PIXELS || st->u.blk.mode == 1 ||
+               (st->u.blk.mode == 2 && !st->avg.simple)) {
         dsp_gemm_channels(ex, 1, 1, -1);
-    } else if (st->blk.mode == 0) {
+    } else if (st->u.blk.mode == 0) {
         dsp_gemm_channels(ex, 1, 1, 0); /* 4 pixels stored */
     } else {
         dsp_gemm_channels(ex, 1, 1, 2); /* a 4-pixel window, averaged by a shift */
@@ -739,7 +792,7 @@ DSP_NOINLINE void dsp_gemm_single(const ps_conv_exec *ex)
     const ps_conv_op *op = ex->op;
     const dsp_state *st = (const dsp_state *)ex->state;
     const dsp_rq *r = &st->rq;
-    const dsp_block *b = &st->blk;
+    const dsp_block *b = &st->u.blk;
     const int32_t k = st->k, oc0 = ex->oc0, cc = ex->oc1 - oc0;
     const int8_t *w = op->filter + (size_t)oc0 * k;
     for (int32_t j = 0; j < cc; j++, w += k) {
@@ -765,7 +818,7 @@ static void dsp_split_mac(const ps_conv_exec *ex, int32_t k0, int32_t k1)
     const int8_t *w = ex->op->filter + (size_t)ex->oc0 * k + k0;
     for (int32_t j = 0; j < cc; j++, w += k) {
         int32_t *a = st->acc + DSP_PIXELS * j;
-        if (st->blk.count == 1) {
+        if (st->u.blk.count == 1) {
             a[0] = dsp_mac11(w, k1 - k0, k0, st->buf, a[0]);
         } else {
             dsp_mac14(w, k1 - k0, k0, st->buf, a);
@@ -776,7 +829,7 @@ static void dsp_split_mac(const ps_conv_exec *ex, int32_t k0, int32_t k1)
 DSP_INLINE void dsp_split_out(const ps_conv_exec *ex, const int fast, const int full)
 {
     const dsp_state *st = (const dsp_state *)ex->state;
-    const dsp_block *sink = &st->blk;
+    const dsp_block *sink = &st->u.blk;
     const dsp_rq *r = &st->rq;
     const int32_t cc = ex->oc1 - ex->oc0, zp = r->zp;
     for (int32_t j = 0; j < cc; j++) {
@@ -808,14 +861,14 @@ static void dsp_split_finish(const ps_conv_exec *ex)
     }
 }
 
-/* The block (st->blk) for every prepared channel: column, then channels, as sibling
+/* The block (st->u.blk) for every prepared channel: column, then channels, as sibling
  * calls (a shallow stack). */
 DSP_INLINE void dsp_gemm_pixels(const ps_conv_exec *ex)
 {
     dsp_state *st = (dsp_state *)ex->state;
     if (!st->split) {
         dsp_block_column(ex->op, st, 0, st->k);
-        if (st->blk.count == 1) {
+        if (st->u.blk.count == 1) {
             dsp_gemm_single(ex);
         } else {
             dsp_gemm_block(ex);
@@ -840,7 +893,7 @@ DSP_INLINE void dsp_gemm_pixels(const ps_conv_exec *ex)
 static void dsp_gemm_row(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t ox0, int32_t ox1,
                          int8_t *dst, int32_t dst_stride)
 {
-    dsp_block *b = &((dsp_state *)ex->state)->blk;
+    dsp_block *b = &((dsp_state *)ex->state)->u.blk;
     b->n = n;
     b->y0 = oy;
     b->x0 = ox0;
@@ -872,7 +925,7 @@ static void dsp_gemm_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0, i
                                 int32_t *sums, int8_t *out, int32_t out_stride)
 {
     dsp_state *st = (dsp_state *)ex->state;
-    dsp_block *b = &st->blk;
+    dsp_block *b = &st->u.blk;
     const int32_t cc = ex->oc1 - ex->oc0;
     (void)tile; /* the results go straight into the window sums */
     st->avg.count = 0; /* set up by the first window */
@@ -1049,14 +1102,14 @@ DSP_INLINE void dsp_dw_quad(const int8_t *x, const uint32_t *t, int32_t taps, ui
 
 /* Any pixel of the prepared channels: the taps in [ky0, ky1) x [kx0, kx1), partial quads,
  * any requantization. x: the window's first valid tap, channel oc0. */
-/* Any pixel of the prepared channels: the taps in st->taps' rectangle, partial quads, any
+/* Any pixel of the prepared channels: the taps in st->u.dw.taps' rectangle, partial quads, any
  * requantization. x: the window's first valid tap, channel oc0. */
 DSP_NOINLINE void dsp_dw_pixel(const ps_conv_exec *ex, const int8_t *x, int8_t *d)
 {
     const ps_conv_op *op = ex->op;
     dsp_state *st = (dsp_state *)ex->state;
     const int32_t kw = op->kernel_w, taps = op->kernel_h * kw;
-    const int32_t rows = st->taps[1] - st->taps[0], cols = st->taps[3] - st->taps[2];
+    const int32_t rows = st->u.dw.taps[1] - st->u.dw.taps[0], cols = st->u.dw.taps[3] - st->u.dw.taps[2];
     const size_t xstep = (size_t)op->dilation_w * op->in_c;
     const size_t ystep = (size_t)op->dilation_h * op->in_w * op->in_c;
     const uint32_t *tab = st->buf;
@@ -1066,7 +1119,7 @@ DSP_NOINLINE void dsp_dw_pixel(const ps_conv_exec *ex, const int8_t *x, int8_t *
         int32_t a0 = (int32_t)rec[0], a1 = (int32_t)rec[1], a2 = (int32_t)rec[2],
                 a3 = (int32_t)rec[3];
         const int8_t *xr = x;
-        const uint32_t *tr = tab + 3 * (st->taps[0] * kw + st->taps[2]);
+        const uint32_t *tr = tab + 3 * (st->u.dw.taps[0] * kw + st->u.dw.taps[2]);
         for (int32_t r = 0; r < rows; r++, xr += ystep, tr += 3 * kw) {
             const int8_t *xp = xr;
             const uint32_t *t = tr;
@@ -1093,13 +1146,13 @@ DSP_NOINLINE void dsp_dw_pixel(const ps_conv_exec *ex, const int8_t *x, int8_t *
             d[3] = (int8_t)dsp_ssat8(dsp_rq_fast(a3, m, chi, e1) + zp);
             continue;
         }
-        st->sums[0] = a0;
-        st->sums[1] = a1;
-        st->sums[2] = a2;
-        st->sums[3] = a3;
+        st->u.dw.sums[0] = a0;
+        st->u.dw.sums[1] = a1;
+        st->u.dw.sums[2] = a2;
+        st->u.dw.sums[3] = a3;
         for (int32_t j = 0; j < lanes; j++) {
             const dsp_ch ch = {rec[4 + 3 * j], rec[5 + 3 * j], rec[6 + 3 * j]};
-            d[j] = (int8_t)dsp_out(st->sums[j], &ch, c + j, &st->rq, st->rq.zp, st->rq.fast,
+            d[j] = (int8_t)dsp_out(st->u.dw.sums[j], &ch, c + j, &st->rq, st->rq.zp, st->rq.fast,
                                    st->rq.full);
         }
     }
@@ -1168,10 +1221,10 @@ static void dsp_dw_row(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t ox
         const int32_t kx0 = dsp_tap_lo(ix0, op->dilation_w);
         const int32_t kx1 = dsp_tap_hi(ix0, op->dilation_w, kw, op->in_w);
         const int any = ky1 > ky0 && kx1 > kx0; /* else the biases alone */
-        st->taps[0] = ky0;
-        st->taps[1] = any ? ky1 : ky0;
-        st->taps[2] = kx0;
-        st->taps[3] = any ? kx1 : kx0;
+        st->u.dw.taps[0] = ky0;
+        st->u.dw.taps[1] = any ? ky1 : ky0;
+        st->u.dw.taps[2] = kx0;
+        st->u.dw.taps[3] = any ? kx1 : kx0;
         dsp_dw_pixel(ex, any ? row + (size_t)(ix0 + kx0 * op->dilation_w) * c_in : image,
                      dst + (size_t)(ox - ox0) * dst_stride);
         ox++;
