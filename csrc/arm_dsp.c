@@ -40,6 +40,15 @@
 #include "pyshrink.h"
 #include "requant.h"
 
+#if !PS_DSP_PATH_BUILT
+/* an Arm target without the DSP extension: the path is not built (never supported there) */
+void ps_conv_run_dsp(const ps_conv_op *op, const ps_conv_job *job)
+{
+    (void)op;
+    (void)job;
+}
+#else
+
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__) && \
     !defined(__ARM_BIG_ENDIAN)
 #include <arm_acle.h>
@@ -754,6 +763,9 @@ DSP_INLINE void dsp_gemm_channels(const ps_conv_exec *ex, const int fast, const 
 static void dsp_gemm_block(const ps_conv_exec *ex)
 {
     const dsp_state *st = (const dsp_state *)ex->state;
+#if defined(__OPTIMIZE_SIZE__)
+    dsp_gemm_channels(ex, st->rq.fast, st->rq.full, -1); /* -Os: one copy of the loop */
+#else
     if (!st->rq.fast || !st->rq.full) {
         dsp_gemm_channels(ex, st->rq.fast, st->rq.full, -1);
     } else if (st->u.blk.count != DSP_PIXELS || st->u.blk.mode == 1 ||
@@ -764,6 +776,7 @@ static void dsp_gemm_block(const ps_conv_exec *ex)
     } else {
         dsp_gemm_channels(ex, 1, 1, 2); /* a 4-pixel window, averaged by a shift */
     }
+#endif
 }
 
 /* 1 channel x 1 pixel (pixel 0 of the block column): a lone pixel, e.g. a fully connected
@@ -1348,3 +1361,5 @@ void ps_conv_run_dsp(const ps_conv_op *op, const ps_conv_job *job)
     }
     ps_conv_drive(&ex, job);
 }
+
+#endif /* PS_DSP_PATH_BUILT */

@@ -6,9 +6,9 @@
  * loop orders compilers vectorise; PS_PATH_AVX2 and PS_PATH_AVX512 (x86_avx2.c,
  * x86_avx512.c) are compiled for those instruction sets through function attributes, in
  * GCC/Clang x86-64 builds only, and run only where the CPU reports them. The CPU is asked
- * on every call: the core keeps no state. PS_PATH_DSP (arm_dsp.c) is built everywhere:
- * Cortex-M DSP instructions where the compiler targets them, the same operations in C99
- * elsewhere; AUTO picks it only in the former case.
+ * on every call: the core keeps no state. PS_PATH_DSP (arm_dsp.c) is the Cortex-M DSP
+ * instructions where the compiler targets them (AUTO picks it there), the same operations
+ * in C99 on other hosts, and left out of Arm builds without the extension.
  */
 #include "internal.h"
 #include "pyshrink.h"
@@ -31,8 +31,9 @@ int ps_kernel_path_supported(ps_kernel_path path)
     case PS_PATH_AUTO:
     case PS_PATH_REF:
     case PS_PATH_PORTABLE:
-    case PS_PATH_DSP:
         return 1;
+    case PS_PATH_DSP:
+        return PS_DSP_PATH_BUILT;
     case PS_PATH_AVX2:
 #if PS_X86
         __builtin_cpu_init();
