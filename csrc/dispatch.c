@@ -27,13 +27,14 @@
 
 int ps_kernel_path_supported(ps_kernel_path path)
 {
+    if (path == PS_PATH_DSP) { /* apart from the switch: no case table (a libgcc helper on M0+) */
+        return PS_DSP_PATH_BUILT;
+    }
     switch (path) {
     case PS_PATH_AUTO:
     case PS_PATH_REF:
     case PS_PATH_PORTABLE:
         return 1;
-    case PS_PATH_DSP:
-        return PS_DSP_PATH_BUILT;
     case PS_PATH_AVX2:
 #if PS_X86
         __builtin_cpu_init();
@@ -121,6 +122,10 @@ static void run_ref(const ps_conv_op *op, const ps_conv_job *job)
 
 void ps_conv_execute(const ps_conv_op *op, const ps_conv_job *job)
 {
+    if (op->path == PS_PATH_DSP) { /* apart from the switch, as above */
+        ps_conv_run_dsp(op, job);
+        return;
+    }
     switch (op->path) {
     case PS_PATH_AVX512:
         ps_conv_run_avx512(op, job);
@@ -130,9 +135,6 @@ void ps_conv_execute(const ps_conv_op *op, const ps_conv_job *job)
         return;
     case PS_PATH_PORTABLE:
         ps_conv_run_portable(op, job);
-        return;
-    case PS_PATH_DSP:
-        ps_conv_run_dsp(op, job);
         return;
     case PS_PATH_REF:
     case PS_PATH_AUTO:
