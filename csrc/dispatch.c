@@ -52,6 +52,8 @@ int ps_kernel_path_supported(ps_kernel_path path)
 #else
         return 0;
 #endif
+    default: /* PS_PATH_DSP: above; unknown values */
+        break;
     }
     return 0;
 }
@@ -138,6 +140,7 @@ void ps_conv_execute(const ps_conv_op *op, const ps_conv_job *job)
         return;
     case PS_PATH_REF:
     case PS_PATH_AUTO:
+    default: /* PS_PATH_DSP: above */
         break;
     }
     run_ref(op, job);
