@@ -3,35 +3,36 @@
  * Armv8-M Mainline with DSP: Cortex-M4, M7, M33, M55).
  *
  * Where __ARM_FEATURE_DSP is defined, the lane operations below are the ACLE intrinsics
- * (SXTB16, SXTAB16, SMLAD, SMLABB/SMLATT, SSAT) and two inline-assembly forms ACLE lacks in
- * GCC 12 (SXTB16/SXTAB16 with ROR #8); everywhere else (x86 hosts, Cortex-M0+) they are
- * small C99 functions with the same results, so every build runs this path and the host's
- * property tests check the very loop structure a microcontroller executes.
+ * (SXTB16, SXTAB16, SMLAD, SMLABB/SMLATT, SSAT) plus inline assembly for what ACLE lacks in
+ * GCC 12 (SXTB16/SXTAB16 with ROR #8, and LDM into named registers: a multiple load is one
+ * instruction); on other hosts they are small C99 functions with the same results, so the
+ * host's property tests check the very loops a microcontroller executes. Arm builds
+ * without the extension (Cortex-M0+) leave the path out (PS_DSP_PATH_BUILT).
  *
- *  - conv2d, pointwise and fully connected (CMSIS-NN's blocking, our own code): for two
- *    output pixels at a time, the receptive field is gathered once as int8 and widened to
- *    int16 (x - input_zp) with SXTAB16, in the lane order SXTB16 gives the weights:
- *    (x0, x2), (x1, x3) per four taps, so no halfword packing is needed; then each pair of
- *    output channels reads four int8 weights per 32-bit load, widens them with SXTB16 /
- *    SXTB16 ROR 8, and accumulates 2 channels x 2 pixels with eight SMLADs (16 MACs).
- *    A 1x1 conv widens the input pixel where it is: there is nothing to gather.
- *  - depthwise (depth multiplier 1): the output channels are taken in chunks whose weights
- *    are widened once per call into int16 pairs (channels c, c+2 and c+1, c+3), four
- *    channels at a time with SMLABB/SMLATT; the taps of a border pixel that fall in the
- *    padding are skipped as a rectangle.
- *  - requantization: TFLite's double rounding in seven multiply/shift instructions on
- *    Arm (see dsp_mbqm), SSAT for the common full int8 activation range; the single
- *    rounding mode (fully connected) goes through requant.h's ps_requantize.
- *  - fused window pooling (pooled_row): a window's pixels are gathered together and each
- *    channel pair's pool sums stay in registers across the window; only the pooled bytes
- *    are written (the driver's tile and sums are not needed).
+ *  - conv2d, pointwise, fully connected (CMSIS-NN's ideas, our own code): blocks of 4
+ *    output pixels whose receptive fields are widened once to int16 (x - input_zp) with
+ *    SXTAB16, in the lane order SXTB16 gives the weights, (x0, x2), (x1, x3) per 4 taps,
+ *    so nothing is repacked; each output channel then reads 4 int8 weights per load,
+ *    widens them with SXTB16 / SXTB16 ROR 8 and accumulates its 4 pixels with 8 SMLADs,
+ *    the columns fetched by two LDMs (15 instructions per 16 MACs). A conv2d gathers each
+ *    pixel's bytes first (whole kernel rows at once inside the image); a 1x1 conv widens
+ *    the input pixels where they are, its unfused batch one long row; a lone pixel (a
+ *    fully connected row) runs a 1 x 1 kernel.
+ *  - depthwise (depth multiplier 1): chunks of channels whose weights are widened once per
+ *    call into int16 pairs (c, c+2) and (c+1, c+3), each tap's input offset beside them so
+ *    one LDM fetches a tap; four channels per SXTAB16 pair with SMLABB/SMLATT; border
+ *    pixels skip their padding taps as a rectangle. Other depthwise layers: plain loops.
+ *  - requantization: TFLite's double rounding exactly, as one SMLAL onto a per-channel
+ *    64-bit constant and one ASR (dsp_rq_fast, shift <= -2); SSAT for the int8 activation
+ *    range; any other channel (single rounding, shift > -2) through requant.h.
+ *  - fused pooling: a window of at most 4 pixels (one block) is averaged straight from
+ *    registers, larger ones through the sums; ring windows are summed in int16 lanes.
  *
- * One stack buffer (DSP_BUF_WORDS) holds the columns or the packed depthwise weights; a
- * receptive field too long for two columns is taken in chunks with int32 partial sums of
- * at most DSP_ACC_CHANNELS channels (so the output channels are prepared in chunks), and
- * depthwise layers whose packed weights do not fit, or with a depth multiplier, run plain
- * loops. Accumulators are int32 and exact: ps_check_accumulator has bounded every partial
- * sum of (x - input_zp) * w terms plus the bias, and the padding lanes add 0.
+ * One stack buffer (DSP_BUF_WORDS) holds the block column or the packed depthwise chunk; a
+ * receptive field longer than it is taken in chunks, with the int32 partial sums of
+ * DSP_SPLIT_CHANNELS channels at a time. Accumulators are int32 and exact:
+ * ps_check_accumulator has bounded every partial sum of (x - input_zp) * w terms plus the
+ * bias, and the padding lanes add 0.
  */
 #include <stdint.h>
 #include <string.h>
@@ -259,7 +260,7 @@ DSP_INLINE void dsp_ldm3(const uint32_t **p, uint32_t *a, uint32_t *b, uint32_t 
 
 /* ---- requantization ------------------------------------------------------------------ */
 
-/* Per output channel of a prepared depthwise chunk: its record, 3 words. */
+/* A channel's record, for the depthwise chunks (3 words). */
 enum { DSP_P_BIAS = 0, DSP_P_MULT = 1, DSP_P_CHI = 2, DSP_P_WORDS = 3 };
 
 /* A channel's record: bias; for the fast requantization (double rounding with shift <= -2,
@@ -334,7 +335,7 @@ typedef struct {
     int fast, full; /* full: the activation range is int8's (SSAT alone clamps) */
 } dsp_rq;
 
-/* A channel's requantization words (its record after the bias). */
+/* A channel's words for dsp_rq_fast. */
 typedef struct {
     uint32_t mult, chi, e1;
 } dsp_ch;
@@ -450,15 +451,14 @@ typedef struct {
     int8_t *out;
 } dsp_block;
 
-
 #define DSP_PIXELS 4 /* output pixels per GEMM block */
 
-/* buf holds, for conv2d / pointwise / fully connected: the prepared channels' records
- * (nch), a block column (per 4 taps, 8 words: (x0, x2), (x1, x3) - zp of each of the 4
- * pixels), a conv2d's gathered int8 bytes of one pixel, and with a split receptive field
- * the partial sums (4 x nch int32); for depthwise: per quad of channels, three words per
- * tap (its byte offset in the input, its widened weights (w[c], w[c+2]), (w[c+1], w[c+3]))
- * and the four channels' records. */
+/* buf holds, for conv2d / pointwise / fully connected: the block column (per 4 taps, 8
+ * words: (x0, x2), (x1, x3) - zp of each of the 4 pixels), a conv2d's gathered int8 bytes
+ * of one pixel (and a spare word), and with a split receptive field the partial sums of nch
+ * channels ([channel][pixel] int32); for depthwise: per quad of channels, three words per
+ * tap (its byte offset in the input, its widened weights (w[c], w[c+2]), (w[c+1], w[c+3])),
+ * the four biases and the four channels' requantization words. */
 typedef struct {
     uint32_t buf[DSP_BUF_WORDS];
     dsp_rq rq;
@@ -529,7 +529,8 @@ static void dsp_gather(const ps_conv_op *op, const int8_t *image, int32_t iy0, i
         if (iy < 0 || iy >= op->in_h || ix < 0 || ix >= op->in_w) {
             dsp_fill(raw + (lo - k0), zp4, hi - lo);
         } else {
-            dsp_copy(raw + (lo - k0), image + (size_t)iy * row + (size_t)ix * c + (lo - at), hi - lo);
+            dsp_copy(raw + (lo - k0), image + (size_t)iy * row + (size_t)ix * c + (lo - at),
+                     hi - lo);
         }
         if (++kx == kw) {
             kx = 0;
@@ -1113,8 +1114,6 @@ DSP_INLINE void dsp_dw_quad(const int8_t *x, const uint32_t *t, int32_t taps, ui
     d[3] = (int8_t)dsp_ssat8(dsp_rq_fast(a3, m, chi, e1) + zp);
 }
 
-/* Any pixel of the prepared channels: the taps in [ky0, ky1) x [kx0, kx1), partial quads,
- * any requantization. x: the window's first valid tap, channel oc0. */
 /* Any pixel of the prepared channels: the taps in st->u.dw.taps' rectangle, partial quads, any
  * requantization. x: the window's first valid tap, channel oc0. */
 DSP_NOINLINE void dsp_dw_pixel(const ps_conv_exec *ex, const int8_t *x, int8_t *d)
@@ -1122,7 +1121,8 @@ DSP_NOINLINE void dsp_dw_pixel(const ps_conv_exec *ex, const int8_t *x, int8_t *
     const ps_conv_op *op = ex->op;
     dsp_state *st = (dsp_state *)ex->state;
     const int32_t kw = op->kernel_w, taps = op->kernel_h * kw;
-    const int32_t rows = st->u.dw.taps[1] - st->u.dw.taps[0], cols = st->u.dw.taps[3] - st->u.dw.taps[2];
+    const int32_t rows = st->u.dw.taps[1] - st->u.dw.taps[0];
+    const int32_t cols = st->u.dw.taps[3] - st->u.dw.taps[2];
     const size_t xstep = (size_t)op->dilation_w * op->in_c;
     const size_t ystep = (size_t)op->dilation_h * op->in_w * op->in_c;
     const uint32_t *tab = st->buf;
@@ -1222,8 +1222,8 @@ static void dsp_dw_row(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t ox
         if (runs && ix0 >= 0 && ix0 + (kw - 1) * op->dilation_w < op->in_w) {
             /* the run's last pixel: the last whose window ends inside (windows only move right) */
             int32_t last = ox;
-            while (last + 1 < ox1 &&
-                   (last + 1) * op->stride_w - op->pad_left + (kw - 1) * op->dilation_w < op->in_w) {
+            const int32_t reach = (kw - 1) * op->dilation_w - op->pad_left;
+            while (last + 1 < ox1 && (last + 1) * op->stride_w + reach < op->in_w) {
                 last++;
             }
             dsp_dw_run(ex, row + (size_t)ix0 * c_in, step, last - ox + 1,
@@ -1255,7 +1255,8 @@ static void dsp_dw_row_plain(const ps_conv_exec *ex, int32_t n, int32_t oy, int3
     const dsp_rq *r = &st->rq;
     const int32_t c_in = op->in_c, c_out = op->out_c, mult = op->depth_multiplier;
     const int32_t zp = op->quant->input_zp;
-    const size_t xstep = (size_t)op->dilation_w * c_in, ystep = (size_t)op->dilation_h * op->in_w * c_in;
+    const size_t xstep = (size_t)op->dilation_w * c_in;
+    const size_t ystep = (size_t)op->dilation_h * op->in_w * c_in;
     const size_t wstep = (size_t)op->kernel_w * c_out;
     const int8_t *image = op->input + (size_t)n * op->in_h * op->in_w * c_in;
     const int32_t iy0 = oy * op->stride_h - op->pad_top;
