@@ -57,7 +57,7 @@ def kernel_table() -> list[str]:
     rows = RESULTS["kernel"]
     if not rows:
         return []
-    paths = [p for p in ("ref", "portable", "avx2", "avx512")
+    paths = [p for p in ("ref", "portable", "avx2", "avx512", "dsp")
              if any(f"pyshrink[{p}]" in r for r in rows.values())]
     head = ["layer", "MACs", "pyshrink µs", "GMAC/s", "fused / unfused", "NumPy ref ×", "LiteRT ref ×",
             "LiteRT opt ×", "XNNPACK ×"] + [f"path {p} µs" for p in paths]

@@ -19,7 +19,7 @@ RESOLVERS = {
     "litert-opt": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
     "litert-xnnpack": OpResolverType.AUTO,  # the default: builtin kernels + the XNNPACK delegate
 }
-PATHS = ("ref", "portable", "avx2", "avx512")
+PATHS = ("ref", "portable", "avx2", "avx512", "dsp")
 
 
 def kernel_of(layer: ps.Layer) -> _ops.Kernel:

@@ -133,6 +133,15 @@ void ps_fused_drive(ps_conv_exec *ex, const ps_conv_job *job);
 void ps_conv_run_portable(const ps_conv_op *op, const ps_conv_job *job);
 void ps_conv_run_avx2(const ps_conv_op *op, const ps_conv_job *job);
 void ps_conv_run_avx512(const ps_conv_op *op, const ps_conv_job *job);
+/* arm_dsp.c: the DSP instructions themselves on Arm with the DSP extension, the same
+ * operations in C99 elsewhere (hosts: the tests run its loops); left out of Arm builds
+ * without the extension (Cortex-M0+: AUTO would never pick it, and it is ~10 KB of flash) */
+#if defined(__arm__) && !(defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP)
+#define PS_DSP_PATH_BUILT 0
+#else
+#define PS_DSP_PATH_BUILT 1
+#endif
+void ps_conv_run_dsp(const ps_conv_op *op, const ps_conv_job *job);
 
 /* A requested path (quant->path or pool->path), checked and resolved: PS_ERR_PARAM for an
  * unknown or unsupported one. */

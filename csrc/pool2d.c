@@ -97,7 +97,12 @@ ps_status ps_avg_pool2d(const ps_pool_params *pool, const ps_dims *input_dims,
                         const int8_t *input, const ps_dims *output_dims, int8_t *output)
 {
     PS_RETURN_IF_ERROR(pool_setup(pool, input_dims, input, output_dims, output));
-    switch (ps_kernel_path_resolve(pool->path)) {
+    const ps_kernel_path path = ps_kernel_path_resolve(pool->path);
+    if (path == PS_PATH_DSP) { /* the dsp path pools with the portable loops */
+        ps_avg_pool2d_fast(pool, input_dims, input, output_dims, output);
+        return PS_OK;
+    }
+    switch (path) {
     case PS_PATH_AVX512:
         ps_avg_pool2d_avx512(pool, input_dims, input, output_dims, output);
         return PS_OK;
@@ -139,7 +144,12 @@ ps_status ps_max_pool2d(const ps_pool_params *pool, const ps_dims *input_dims,
                         const int8_t *input, const ps_dims *output_dims, int8_t *output)
 {
     PS_RETURN_IF_ERROR(pool_setup(pool, input_dims, input, output_dims, output));
-    switch (ps_kernel_path_resolve(pool->path)) {
+    const ps_kernel_path path = ps_kernel_path_resolve(pool->path);
+    if (path == PS_PATH_DSP) { /* the dsp path pools with the portable loops */
+        ps_max_pool2d_fast(pool, input_dims, input, output_dims, output);
+        return PS_OK;
+    }
+    switch (path) {
     case PS_PATH_AVX512:
         ps_max_pool2d_avx512(pool, input_dims, input, output_dims, output);
         return PS_OK;

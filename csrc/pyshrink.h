@@ -65,7 +65,8 @@ typedef enum {
     PS_PATH_REF = 1,      /* the plain C loops: the reference implementation, built everywhere */
     PS_PATH_PORTABLE = 2, /* C99, loop orders and blocking that compilers vectorise; everywhere */
     PS_PATH_AVX2 = 3,     /* x86-64 AVX2 (GCC/Clang builds), chosen at run time */
-    PS_PATH_AVX512 = 4    /* x86-64 AVX-512 F/BW/VL + VNNI (GCC/Clang builds), chosen at run time */
+    PS_PATH_AVX512 = 4,   /* x86-64 AVX-512 F/BW/VL + VNNI (GCC/Clang builds), chosen at run time */
+    PS_PATH_DSP = 5       /* Cortex-M DSP extension (SXTB16/SMLAD); C99 emulation elsewhere; everywhere */
 } ps_kernel_path;
 
 /* 1 if this build and CPU can run path (PS_PATH_AUTO: always 1), else 0. */

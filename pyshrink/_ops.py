@@ -44,7 +44,7 @@ _ROUNDING = {"tflite": lib.PS_ROUND_TFLITE, "floor": lib.PS_ROUND_FLOOR, "half_u
 
 #: The C core's implementations of every kernel (csrc/dispatch.c). All give the same bytes.
 PATHS = {"auto": lib.PS_PATH_AUTO, "ref": lib.PS_PATH_REF, "portable": lib.PS_PATH_PORTABLE,
-         "avx2": lib.PS_PATH_AVX2, "avx512": lib.PS_PATH_AVX512}
+         "avx2": lib.PS_PATH_AVX2, "avx512": lib.PS_PATH_AVX512, "dsp": lib.PS_PATH_DSP}
 _PATH_NAMES = {v: k for k, v in PATHS.items()}
 _PATH: contextvars.ContextVar[str] = contextvars.ContextVar("pyshrink_kernel_path", default="auto")
 
@@ -64,7 +64,8 @@ def resolve_path(name: str = "auto") -> str:
 @contextlib.contextmanager
 def kernel_path(name: str) -> Iterator[None]:
     """Run the kernels built inside this block (public functions, load_tflite) on path
-    `name`: "auto", "ref" (the plain C reference loops), "portable", "avx2", "avx512".
+    `name`: "auto", "ref" (the plain C reference loops), "portable", "avx2", "avx512",
+    "dsp" (the Cortex-M DSP-extension kernels; C99 emulation of the instructions off Arm).
     Per thread / async context (a ContextVar). A path this machine lacks is a
     ParameterError when a kernel is built, never a silent fallback."""
     if name not in PATHS:

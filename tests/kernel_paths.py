@@ -21,7 +21,7 @@ import pytest
 from pyshrink import _ops
 
 #: Every path the C core has, "auto" aside (it resolves to one of these).
-KERNEL_PATHS = ("ref", "portable", "avx2", "avx512")
+KERNEL_PATHS = ("ref", "portable", "avx2", "avx512", "dsp")
 #: /proc/cpuinfo flags a path needs.
 CPU_FEATURES = {"avx2": ("avx2",), "avx512": ("avx512f", "avx512bw", "avx512vl", "avx512_vnni")}
 

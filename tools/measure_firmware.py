@@ -81,7 +81,7 @@ def measure(name: str, fuse: bool, opt: str, work: Path, inputs: int, seed: int)
     return dict(name=name, fuse=fuse, opt=opt, calls=len(exp.steps), fused_steps=sum(s.endswith("_avgpool") for s in exp.steps),
                 flash=fw.flash_bytes, model_flash=fw.flash_by_part["model"] + fw.flash_by_part["kernels"],
                 tables=exp.table_bytes, arena=exp.arena_bytes, statics=fw.static_ram_bytes - exp.arena_bytes,
-                stack=fw.stack_bytes, stack_painted=max(run.stack_used), ram=fw.ram_bytes,
+                stack=fw.stack_bytes, stack_chain=list(fw.stack_chain), stack_painted=max(run.stack_used), ram=fw.ram_bytes,
                 instructions=max(run.instructions), instructions_min=min(run.instructions), checked=checked,
                 inputs=len(xs))
 
@@ -92,6 +92,17 @@ def _compare(value: int, reference: int) -> str:
 
 def _relation(value: int, reference: int) -> str:
     return "less than" if value < reference else "more than" if value > reference else "equal to"
+
+
+def _stack_difference(fused: dict, unfused: dict) -> str:
+    """Where the fused build's worst stack differs from the unfused one's, frame by frame."""
+    diff = fused["stack"] - unfused["stack"]
+    if diff == 0:
+        return "the same worst stack"
+    frames = lambda r: dict(f.rsplit(" ", 1) for f in r["stack_chain"])  # noqa: E731
+    f, u = frames(fused), frames(unfused)
+    changed = [f"{fn} {u.get(fn, '-')} -> {f.get(fn, '-')} B" for fn in dict.fromkeys([*u, *f]) if f.get(fn) != u.get(fn)]
+    return f"worst stack {diff:+,} bytes: {', '.join(changed)}"
 
 
 def tables(results: list[dict], inputs: int) -> str:
@@ -140,7 +151,7 @@ def tables(results: list[dict], inputs: int) -> str:
             smaller.append(f"`{name}` {f['ram']:,} vs {u['ram']:,}")
         else:
             other.append(f"`{name}` {f['ram']:,} vs {u['ram']:,} (the same {f['arena']:,}-byte arena: the peak is "
-                         f"not at the fused pair; the fused kernel's stack is {f['stack'] - u['stack']:+,} bytes)")
+                         f"not at the fused pair; {_stack_difference(f, u)})")
     out.append(f"- Fused against unfused RAM (`-O2`), where a conv + pool pair is fused: smaller for "
                f"{', '.join(smaller) or 'none'}" + (f"; not smaller for {', '.join(other)}" if other else "") + ".")
     checked = sum(r["checked"] for r in results)

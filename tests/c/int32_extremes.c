@@ -29,7 +29,7 @@
 
 #include "pyshrink.h"
 
-static const char *const PATH_NAMES[] = {"auto", "ref", "portable", "avx2", "avx512"};
+static const char *const PATH_NAMES[] = {"auto", "ref", "portable", "avx2", "avx512", "dsp"};
 
 int main(void)
 {
@@ -55,7 +55,7 @@ int main(void)
     };
     int bad = 0;
     for (int c = 0; c < 4; c++) {
-        for (int p = PS_PATH_REF; p <= PS_PATH_AVX512; p++) {
+        for (int p = PS_PATH_REF; p <= PS_PATH_DSP; p++) {
             if (!ps_kernel_path_supported((ps_kernel_path)p)) {
                 continue;
             }

@@ -19,7 +19,7 @@
  *    not divide the conv output, overlapping pools (ring mode) and non-overlapping ones
  *    (window mode), batch > 1, depth multipliers, dilation, receptive fields and channel
  *    counts around the SIMD paths' chunk limits; then seeded random layers;
- *    on every kernel path this build and CPU support (ref, portable, avx2, avx512, auto),
+ *    on every kernel path this build and CPU support (ref, portable, avx2, avx512, dsp, auto),
  *    each compared byte for byte with the reference path, and each fused result with
  *    ps_avg_pool2d of the reference conv output; depthwise layers with multiplier 1 also in
  *    place (output ps_depthwise_conv2d_inplace_offset() bytes before the input);
@@ -127,8 +127,8 @@ static size_t dims_count(const ps_dims *d)
 }
 
 static const ps_kernel_path ALL_PATHS[] = {PS_PATH_REF, PS_PATH_PORTABLE, PS_PATH_AVX2,
-                                           PS_PATH_AVX512, PS_PATH_AUTO};
-static const char *const PATH_NAMES[] = {"auto", "ref", "portable", "avx2", "avx512"};
+                                           PS_PATH_AVX512, PS_PATH_DSP, PS_PATH_AUTO};
+static const char *const PATH_NAMES[] = {"auto", "ref", "portable", "avx2", "avx512", "dsp"};
 #define N_PATHS (sizeof ALL_PATHS / sizeof ALL_PATHS[0])
 
 /* ---- one conv-like layer, optionally fused with an average pool ------------------------- */
