@@ -219,7 +219,10 @@ def test_fused_firmware_ram_against_unfused(path: Path, exported: dict[str, Expo
     """Where fusion lowers the planned arena, the fused firmware needs less RAM, stack included.
 
     Where the unfused peak is elsewhere (ds_cnn_kws, pool_variety: the arena is the same),
-    the RAM differs only by the fused kernel's deeper stack (a few dozen bytes): measured, not hidden.
+    the RAM differs only by the worst stack: the fused kernel's frames are no deeper than an
+    unfused call's (fused_job returns before the kernel runs), so what is left is the generated
+    invoke's own frame, which GCC's register allocation may round up by 8 bytes
+    (ds_cnn_kws_softmax): measured, not hidden.
     """
     fused_e, unfused_e = exported[case_id((path, True))], exported[case_id((path, False))]
     fused, _ = _result(m4_runs, case_id((path, True)))
@@ -234,7 +237,7 @@ def test_fused_firmware_ram_against_unfused(path: Path, exported: dict[str, Expo
     else:
         assert fused.arena_bytes == unfused.arena_bytes
         assert fused.ram_bytes - unfused.ram_bytes == fused.stack_bytes - unfused.stack_bytes
-        assert abs(fused.ram_bytes - unfused.ram_bytes) <= 128
+        assert fused.ram_bytes - unfused.ram_bytes <= 16
 
 
 def test_fusion_lowers_firmware_ram_on_the_article_layer_and_mobilenet(exported: dict[str, Exported],
