@@ -89,11 +89,12 @@ typedef void (*ps_conv_row_fn)(const ps_conv_op *op, int32_t n, int32_t oy, int3
  * must grow (tests/test_depthwise_conv2d_inplace.py runs every path in place).
  * pooled_row (optional, NULL if the path has none) serves the fused window mode: for
  * each of the pooled_w windows px of the conv rows y0 <= y < y1 (columns from
- * ps_pool_window), it sets sums[oc - ex->oc0] to the sum of the int8 results over the
- * window's conv pixels (blocking across the window's rows, accumulating in registers),
- * writes each pixel's int8 results to tile[(x - x0) * (oc1 - oc0) + (oc - oc0)] (a row
- * of the window, as the row-by-row driver leaves it) and the pooled averages
- * (ps_pool_average of the sums over the window's count) to out[px * out_stride + oc - oc0]. */
+ * ps_pool_window), it sums the int8 results over the window's conv pixels (blocking
+ * across the window's rows, accumulating in registers) and writes the pooled averages
+ * (ps_pool_average of the sums over the window's count) to out[px * out_stride + oc - oc0].
+ * sums (oc1 - oc0 int32) and tile (a window row of int8 results, (x1 - x0) * (oc1 - oc0))
+ * are the fused scratch: the hook may use them as working memory, and nothing reads them
+ * after it returns. */
 typedef struct ps_conv_exec ps_conv_exec;
 struct ps_conv_exec {
     const ps_conv_op *op;
