@@ -55,6 +55,15 @@ def require_arm_gcc() -> None:
             arm_none_eabi_objdump="binutils-arm-none-eabi", arm_none_eabi_size="binutils-arm-none-eabi")
 
 
+def require_newlib(cpu: str) -> None:
+    """Skip (fail under CI=true) unless newlib's libc for `cpu` is installed: arm-none-eabi-gcc
+    prints a bare file name when it has no libc.a to point at."""
+    libc = subprocess.run(["arm-none-eabi-gcc", f"-mcpu={cpu}", "-mthumb", "-print-file-name=libc.a"],
+                          capture_output=True, text=True).stdout.strip()
+    if not os.path.isabs(libc):
+        require(newlib_is_missing="libnewlib-arm-none-eabi")
+
+
 @pytest.mark.parametrize("cpu", list(cmb.CPUS))
 def test_core_builds_for_cortex_m(cpu: str, tmp_path: Path) -> None:
     require_arm_gcc()
@@ -141,10 +150,7 @@ def test_fused_scratch_size_does_not_wrap_on_32_bit(tmp_path: Path) -> None:
     never writes outside the scratch it was given."""
     require_arm_gcc()
     require(qemu_system_arm="qemu-system-arm")
-    libc = subprocess.run(["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-print-file-name=libc.a"],
-                          capture_output=True, text=True).stdout.strip()
-    if not os.path.isabs(libc):
-        require(newlib_is_missing="libnewlib-arm-none-eabi")
+    require_newlib("cortex-m4")
     elf = tmp_path / "repro.elf"
     cmd = ["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=soft", "-O2", "-std=c99", "-Wall",
            "-I", str(cmb.CSRC), "-I", str(FIRMWARE), *map(str, sorted(cmb.CSRC.glob("*.c"))),
@@ -191,10 +197,7 @@ def test_arith_routines_on_cortex_m0(tmp_path: Path) -> None:
     (ARMv7-M: sdiv, umull, ...) takes a fault on that board: QEMU models an ARMv6-M core."""
     require_arm_gcc()
     require(qemu_system_arm="qemu-system-arm")
-    libc = subprocess.run(["arm-none-eabi-gcc", "-mcpu=cortex-m0plus", "-mthumb", "-print-file-name=libc.a"],
-                          capture_output=True, text=True).stdout.strip()
-    if not os.path.isabs(libc):
-        require(newlib_is_missing="libnewlib-arm-none-eabi")
+    require_newlib("cortex-m0plus")
     machines = subprocess.run(["qemu-system-arm", "-M", "help"], capture_output=True, text=True).stdout
     assert re.search(r"^microbit\s.*Cortex-M0", machines, re.M), machines
     from test_arith import parse, run_host_driver
