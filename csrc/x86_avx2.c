@@ -233,8 +233,8 @@ X2I void x2_gather(const ps_conv_op *op, const x2_state *st, int32_t n, int32_t 
     }
 }
 
-/* dsts[p]: pixel p's output (channel oc0 of the chunk); sums: NULL, or the chunk's
- * channel sums, to which the P pixels' results are added. */
+/* dsts[p]: pixel p's output (channel oc0 of the chunk); or, with sums != NULL (dsts
+ * unused), the P pixels' results are added to the chunk's channel sums instead. */
 X2I void x2_tile(const ps_conv_op *op, const x2_state *st, int32_t vb, int32_t lanes,
                  int32_t oc_global, const int16_t *patch, int8_t *const *dsts, int32_t *sums,
                  const int P, const int NV)
@@ -271,7 +271,9 @@ X2I void x2_tile(const ps_conv_op *op, const x2_state *st, int32_t vb, int32_t l
         __m256i total = _mm256_setzero_si256();
         for (int p = 0; p < P; p++) {
             __m256i y = x2_requant(acc[p][v], &r);
-            x2_store8(dsts[p] + (vb + v) * 8, y, n);
+            if (sums == NULL) { /* a fused window's pixels are only summed */
+                x2_store8(dsts[p] + (vb + v) * 8, y, n);
+            }
             total = _mm256_add_epi32(total, y);
         }
         if (sums != NULL) {
@@ -434,19 +436,18 @@ X2 static void x2_gemm_window(const ps_conv_exec *ex, int32_t n, int32_t y0, int
     const x2_state *st = (const x2_state *)ex->state;
     const int32_t cc = ex->oc1 - ex->oc0, pixels = (y1 - y0) * (x1 - x0);
     int32_t y = y0, x = x0;
+    (void)tile;
     x2_zero_sums(sums, cc);
     for (int32_t i = 0; i < pixels; i += X2_PIXELS) {
         const int P = pixels - i < X2_PIXELS ? (int)(pixels - i) : X2_PIXELS;
-        int8_t *dsts[X2_PIXELS];
         for (int p = 0; p < P; p++) {
             x2_gather(ex->op, st, n, y, x, st->patch + (size_t)p * st->kpad);
-            dsts[p] = tile + (size_t)(x - x0) * cc;
             if (++x == x1) {
                 x = x0;
                 y++;
             }
         }
-        x2_gemm_block(ex, P, dsts, sums);
+        x2_gemm_block(ex, P, NULL, sums);
     }
     x2_average(sums, pixels, cc, pool, out);
 }

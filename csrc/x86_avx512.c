@@ -449,8 +449,8 @@ typedef struct {
 } x5_sums;
 
 /* P pixels x NV vectors of 16 channels: dot products, requantization, int8 stores. */
-/* dsts[p]: pixel p's output (channel oc0 of the chunk); sums: NULL, or the chunk's
- * channel sums, to which the P pixels' results are added. */
+/* dsts[p]: pixel p's output (channel oc0 of the chunk); or, with sums != NULL (dsts
+ * unused), the P pixels' results are added to the chunk's channel sums instead. */
 X5I void x5_tile(const ps_conv_op *op, const x5_state *st, int32_t vb, int32_t lanes,
                  int32_t oc_global, const uint8_t *patch, const __m512i *preg, int8_t *const *dsts,
                  const x5_sums *sums, const int P, const int NV, const int REG)
@@ -492,18 +492,23 @@ X5I void x5_tile(const ps_conv_op *op, const x5_state *st, int32_t vb, int32_t l
         __m512i total = _mm512_setzero_si512();
         for (int p = 0; p < P; p++) {
             __m512i y = x5_requant(acc[p][v], &r);
-            _mm512_mask_cvtepi32_storeu_epi8(dsts[p] + (vb + v) * 16, m, y);
+            if (sums == NULL) {
+                _mm512_mask_cvtepi32_storeu_epi8(dsts[p] + (vb + v) * 16, m, y);
+            }
             total = _mm512_add_epi32(total, y);
         }
-        if (sums != NULL) { /* the fused window's sums; averaged after its last block */
+        /* The fused window's pixels are never stored, only summed; the sums go to memory
+         * only while more blocks of the window follow or ps_pool_average_run needs them. */
+        if (sums != NULL) {
             int32_t *s = sums->sums + (vb + v) * 16;
             if (!sums->first) {
                 total = _mm512_add_epi32(total, _mm512_maskz_loadu_epi32(m, s));
             }
-            _mm512_mask_storeu_epi32(s, m, total);
             if (sums->avg != NULL) {
                 _mm512_mask_cvtepi32_storeu_epi8(sums->out + (vb + v) * 16, m,
                                                  x5_avg_apply(sums->avg, total));
+            } else {
+                _mm512_mask_storeu_epi32(s, m, total);
             }
         }
     }
@@ -612,6 +617,7 @@ X5 static void x5_gemm_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0,
     const int32_t cc = ex->oc1 - ex->oc0;
     const int in_register = st->kpad <= 64;
     const int keep = in_register && y1 - y0 <= X5_WINDOW_ROWS;
+    (void)tile; /* the window's pixels are summed in registers, never stored */
     x5_rowctx rcs[X5_WINDOW_ROWS];
     rcs[0].pointwise = rcs[0].contiguous = rcs[0].rows = rcs[0].iy0 = 0;
     for (int32_t j = 0; keep && j < y1 - y0; j++) {
@@ -632,7 +638,6 @@ X5 static void x5_gemm_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0,
         }
         for (int32_t i = 0; i < pixels; i += X5_PIXELS) {
             const int P = pixels - i < X5_PIXELS ? (int)(pixels - i) : X5_PIXELS;
-            int8_t *dsts[X5_PIXELS];
             __m512i preg[X5_PIXELS];
             for (int p = 0; p < P; p++) {
                 if (in_register) {
@@ -640,7 +645,6 @@ X5 static void x5_gemm_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0,
                 } else {
                     x5_gather(op, st, n, y, x, st->patch + (size_t)p * st->kpad);
                 }
-                dsts[p] = tile + (size_t)(x - x0) * cc;
                 if (++x == x1) {
                     x = x0;
                     if (++y < y1 && in_register) {
@@ -654,7 +658,7 @@ X5 static void x5_gemm_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0,
             }
             const int last = i + P >= pixels;
             x5_sums to = {sums, i == 0, last && st->avg_ok ? &st->avg : NULL, out};
-            x5_gemm_block(ex, P, in_register ? preg : NULL, dsts, &to);
+            x5_gemm_block(ex, P, in_register ? preg : NULL, NULL, &to);
         }
         if (!st->avg_ok) {
             ps_pool_average_run(sums, pixels, cc, pool, out);
