@@ -223,6 +223,30 @@ def test_model_input_errors() -> None:
         m([[0]])
 
 
+def test_model_input_off_the_fast_path() -> None:
+    """model(x) checks type, dtype and shape by identity first; what fails that test but is
+    valid (an ndarray subclass, an int8 dtype equal to but not the builtin one, a
+    non-contiguous view) still runs, and gives the same bytes."""
+    m = model(_net("conv_pool_shared"), True)
+    rng = np.random.default_rng(3)
+    x = rng.integers(-128, 128, m.input.shape, dtype=np.int8)
+    expected = m(x)
+    assert isinstance(expected, tuple) and len(expected) == 2
+
+    class Sub(np.ndarray):
+        pass
+
+    meta = np.dtype(np.int8, metadata={"unit": "counts"})
+    assert meta == np.int8 and meta is not np.dtype(np.int8)
+    strided = np.zeros(m.input.shape[:-1] + (2 * m.input.shape[-1],), np.int8)[..., ::2]
+    strided[...] = x
+    for variant in (x.view(Sub), x.astype(meta), strided):
+        for got, want in zip(m(variant), expected):
+            np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match=r"x must have the model's input shape \(1, 12, 12, 4\)"):
+        m(x.view(Sub).reshape(1, 12, 48))
+
+
 def test_cli_run_checks_against_litert(tmp_path: Path) -> None:
     from test_cli import run_console_script
 
