@@ -605,6 +605,70 @@ X5 static void x5_ring_window(const int8_t *ring, size_t row_bytes, int32_t pool
     }
 }
 
+/* A pointwise conv / fully connected layer of at most X5_GEMV_PIXELS pixels (a batch-1
+ * dense layer, a conv on a 1x1 image): packing the weights would cost more than all the
+ * dot products, so each channel's weight row is read where it is, VPDPBUSD against every
+ * pixel's u8 row (64 bytes at a time, the tail masked to zero weights), and 16 channels'
+ * reduced sums are requantized as one vector. Same folding as the GEMM:
+ * acc = bias - (128 + zp) sum w + sum (x + 128) w. */
+#define X5_GEMV_PIXELS 4
+
+X5I void x5_gemv_chunk(const ps_conv_op *op, const uint8_t *xs, int32_t xstride, int32_t c0,
+                       int8_t *output, const int P)
+{
+    const int32_t k = op->in_c, lanes = op->out_c - c0 < 16 ? op->out_c - c0 : 16;
+    const int32_t chunks = (k + 63) / 64;
+    const __mmask64 tail = k % 64 ? (__mmask64)((UINT64_C(1) << (k % 64)) - 1u) : ~(__mmask64)0;
+    const __m512i ones = _mm512_set1_epi8(1);
+    int32_t tot[X5_GEMV_PIXELS][16] __attribute__((aligned(64)));
+    int32_t wsum[16] __attribute__((aligned(64)));
+    for (int32_t l = 0; l < lanes; l++) {
+        const int8_t *w = op->filter + (size_t)(c0 + l) * k;
+        __m512i acc[X5_GEMV_PIXELS], sw = _mm512_setzero_si512();
+        for (int p = 0; p < P; p++) {
+            acc[p] = _mm512_setzero_si512();
+        }
+        for (int32_t j = 0; j < chunks; j++) {
+            const __m512i wv = _mm512_maskz_loadu_epi8(j == chunks - 1 ? tail : ~(__mmask64)0, w + 64 * j);
+            sw = _mm512_dpbusd_epi32(sw, ones, wv);
+            for (int p = 0; p < P; p++) {
+                acc[p] = _mm512_dpbusd_epi32(acc[p], _mm512_load_si512(xs + (size_t)p * xstride + 64 * j), wv);
+            }
+        }
+        wsum[l] = _mm512_reduce_add_epi32(sw);
+        for (int p = 0; p < P; p++) {
+            tot[p][l] = _mm512_reduce_add_epi32(acc[p]);
+        }
+    }
+    const __mmask16 m = x5_lanes(lanes);
+    const __m512i bias = op->bias != NULL ? _mm512_maskz_loadu_epi32(m, op->bias + c0) : _mm512_setzero_si512();
+    const __m512i cst = _mm512_sub_epi32(bias, _mm512_mullo_epi32(_mm512_set1_epi32(128 + op->quant->input_zp),
+                                                                  _mm512_maskz_load_epi32(m, wsum)));
+    const x5_rq r = x5_rq_load(op->quant, c0, m);
+    for (int p = 0; p < P; p++) {
+        const __m512i acc = _mm512_add_epi32(cst, _mm512_maskz_load_epi32(m, tot[p]));
+        _mm512_mask_cvtepi32_storeu_epi8(output + (size_t)p * op->out_c + c0, m, x5_requant(acc, &r));
+    }
+}
+
+/* xs: X5_GEMV_PIXELS rows of X5_MAX_KPAD bytes, 64-aligned (the GEMM's patch buffer) */
+X5 static void x5_gemv(const ps_conv_op *op, int32_t pixels, uint8_t *xs, int8_t *output)
+{
+    const int32_t k = op->in_c, xstride = (k + 63) / 64 * 64;
+    for (int32_t p = 0; p < pixels; p++) { /* u8 rows, zero up to the 64-byte boundary */
+        x5_copy_u8(xs + (size_t)p * xstride, op->input + (size_t)p * k, k);
+        x5_fill_u8(xs + (size_t)p * xstride + k, 0, xstride - k);
+    }
+    for (int32_t c0 = 0; c0 < op->out_c; c0 += 16) {
+        switch (pixels) {
+        case 1: x5_gemv_chunk(op, xs, xstride, c0, output, 1); break;
+        case 2: x5_gemv_chunk(op, xs, xstride, c0, output, 2); break;
+        case 3: x5_gemv_chunk(op, xs, xstride, c0, output, 3); break;
+        default: x5_gemv_chunk(op, xs, xstride, c0, output, 4); break;
+        }
+    }
+}
+
 /* The fused window: its pixels in row-major order, 4 at a time across its rows. */
 #define X5_WINDOW_ROWS 4 /* window rows whose x5_rowctx are kept across a pooled row */
 
@@ -950,6 +1014,11 @@ X5 void ps_conv_run_avx512(const ps_conv_op *op, const ps_conv_job *job)
     st.kpad = (st.k + 3) / 4 * 4;
     if (st.kpad > X5_MAX_KPAD) {
         ps_conv_run_portable(op, job);
+        return;
+    }
+    if (op->kind == PS_KIND_POINTWISE && job->pool == NULL &&
+        (int64_t)op->batch * op->out_h * op->out_w <= X5_GEMV_PIXELS) {
+        x5_gemv(op, op->batch * op->out_h * op->out_w, patch, job->output);
         return;
     }
     int32_t cc_max = (int32_t)(X5_PACK_BYTES / (16 * (size_t)st.kpad)) * 16;
