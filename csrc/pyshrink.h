@@ -241,6 +241,48 @@ ps_status ps_softmax_prepare(uint32_t input_scale_bits, uint32_t beta_bits,
 ps_status ps_softmax(const ps_softmax_params *params, int32_t rows, int32_t depth,
                      const int8_t *input, int8_t *output);
 
+/* ---- a whole model in one call --------------------------------------------------
+ * A step is one of the calls above with its arguments; ps_run_steps makes the calls in
+ * order, each exactly as a direct call would (with all of its checks), so a host that
+ * runs a model many times pays the cost of crossing into C once per run, not per step. */
+typedef enum {
+    PS_STEP_CONV2D = 0,
+    PS_STEP_DEPTHWISE_CONV2D = 1,
+    PS_STEP_POINTWISE_CONV2D = 2,
+    PS_STEP_FULLY_CONNECTED = 3,
+    PS_STEP_AVG_POOL2D = 4,
+    PS_STEP_MAX_POOL2D = 5,
+    PS_STEP_CONV2D_AVGPOOL = 6,
+    PS_STEP_DEPTHWISE_CONV2D_AVGPOOL = 7,
+    PS_STEP_POINTWISE_CONV2D_AVGPOOL = 8,
+    PS_STEP_SOFTMAX = 9
+} ps_step_op;
+
+/* The arguments of ps_<op>(); those the op does not take are ignored. */
+typedef struct {
+    ps_step_op op;
+    const ps_conv_params *conv;
+    const ps_quant_params *quant;
+    const ps_pool_params *pool;
+    const ps_softmax_params *softmax;
+    int32_t rows, depth; /* softmax */
+    const ps_dims *input_dims;
+    const int8_t *input;
+    const ps_dims *filter_dims;
+    const int8_t *filter;
+    const int32_t *bias;
+    const ps_dims *output_dims;
+    int8_t *output;
+    void *scratch;
+    size_t scratch_bytes;
+} ps_step;
+
+/* Runs steps[0], ..., steps[count - 1]; stops at the first step whose call does not return
+ * PS_OK and returns that status, with the step's index in *failed (if failed != NULL; -1
+ * when every step ran). PS_ERR_NULL for steps == NULL with count > 0, PS_ERR_PARAM for
+ * count < 0 or an unknown op (that step's index in *failed). */
+ps_status ps_run_steps(const ps_step *steps, int32_t count, int32_t *failed);
+
 /* cdef-end */
 
 #ifdef __cplusplus

@@ -215,6 +215,22 @@ class Kernel:
         return (*self._head, self.quant, *pool, self.x_dims, x, self.w_dims, self.w, self.bias, self.y_dims, y,
                 scratch, size)
 
+    def step(self, step: Any, x: Any, y: Any, scratch: Any) -> None:
+        """Fill a `ps_step` (for ps_run_steps) with the same arguments as args(x, y, scratch)."""
+        step.op = getattr(lib, f"PS_STEP_{self.op.upper()}")
+        if self.op == "softmax":
+            step.softmax, step.rows, step.depth = self.softmax, self.rows, self.depth
+        elif self.op in ("avg_pool2d", "max_pool2d"):
+            step.pool, step.input_dims, step.output_dims = self.pool, self.x_dims, self.y_dims
+        else:
+            step.conv = self._head[0] if self._head else ffi.NULL
+            step.quant = self.quant
+            step.pool = self.pool if self.pool is not None else ffi.NULL
+            step.input_dims, step.filter_dims, step.output_dims = self.x_dims, self.w_dims, self.y_dims
+            step.filter, step.bias = self.w, self.bias
+            step.scratch, step.scratch_bytes = scratch, self.scratch_bytes
+        step.input, step.output = x, y
+
     def __call__(self, x: np.ndarray, out: Any) -> np.ndarray:
         """Run on a validated C-contiguous x, into out= or a new array; scratch sized as C asks."""
         y = _output(out, self.out_shape, x)

@@ -29,10 +29,11 @@ import numpy as np
 
 from . import _args, _ops, planner
 from ._errors import DTypeError, PyshrinkError, ShapeError
-from ._pyshrink import ffi
+from ._pyshrink import ffi, lib
 from ._tflite import Graph, ModelError, Operator, Tensor, parse
 
 _INT8 = np.dtype(np.int8)
+_run_steps = lib.ps_run_steps
 
 #: LiteRT's reference kernels (BUILTIN_REF), measured: see SPEC.md.
 REQUANT = {"CONV_2D": "double", "DEPTHWISE_CONV_2D": "double", "FULLY_CONNECTED": "single"}
@@ -492,13 +493,19 @@ class Model:
         if self._arena.ctypes.data % planner.ALIGNMENT:
             raise RuntimeError("the arena's base address is not aligned for the fused kernels' int32 scratch")
         base = ffi.from_buffer("int8_t[]", self._arena)
+        # Each step twice, with the same pointers: as a C call of its own (run() watches the
+        # arena around each) and as a ps_step, so that model(x) runs them all in one C call.
         self._calls: list[tuple[Callable[..., int], tuple[Any, ...]]] = []
-        for layer, k in zip(self.layers, kernels):
-            if k is None:
-                continue  # a reshape aliases its input: nothing to run
+        running = [(layer, k) for layer, k in zip(self.layers, kernels) if k is not None]  # reshapes alias
+        self._steps = ffi.new("ps_step[]", max(len(running), 1))
+        self._step_count = len(running)
+        self._failed_step = ffi.new("int32_t *")
+        self._step_layers = tuple(layer for layer, _ in running)
+        for i, (layer, k) in enumerate(running):
             scratch = base + self.plan.offset(("scratch", layer.index)) if k.scratch_bytes else ffi.NULL
-            self._calls.append((k.fn, k.args(base + self.plan.offset(layer.input),
-                                             base + self.plan.offset(layer.output), scratch)))
+            x, y = base + self.plan.offset(layer.input), base + self.plan.offset(layer.output)
+            self._calls.append((k.fn, k.args(x, y, scratch)))
+            k.step(self._steps[i], x, y, scratch)
         self._kernels = kernels  # keep weights and params alive for the C pointers
         # The arena views every call uses, made once: model(x) is then one copy in, the
         # prebuilt C calls and one copy out (a view costs ~2 us of Python per tensor).
@@ -552,14 +559,21 @@ class Model:
         if type(x) is not np.ndarray or x.dtype is not _INT8 or x.shape != view.shape:
             self._check_input(x)  # raises, unless x is a subclass or has an equal, non-identical dtype
         view[...] = x
-        for fn, args in self._calls:
-            status = fn(*args)
-            if status:
-                _ops._check(status)
+        status = _run_steps(self._steps, self._step_count, self._failed_step)
+        if status:
+            self._step_failed(status)
         views = self._output_views
         if len(views) == 1:
             return views[0].copy()
         return tuple(map(np.ndarray.copy, views))
+
+    def _step_failed(self, status: int) -> None:
+        """Raise the status of the step ps_run_steps stopped at, naming the step."""
+        layer = self._step_layers[self._failed_step[0]]
+        try:
+            _ops._check(status)
+        except PyshrinkError as exc:
+            raise type(exc)(f"{exc}, in layer {layer.index} ({layer.op})") from None
 
     def run(self, x: np.ndarray, *, check: bool = False) -> dict[int, np.ndarray]:
         """Run and return every activation tensor the run produced, by TFLite tensor index.

@@ -6,6 +6,7 @@ watched), and no path touches a byte past it.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -189,3 +190,46 @@ def test_quantize_multiplier_c_rejects_bad_reals() -> None:
         assert lib.ps_quantize_multiplier(ffi.new("double[1]", [bad]), 1, mult, shift) == lib.PS_ERR_PARAM
     assert lib.ps_quantize_multiplier(ffi.new("double[1]", [-0.0]), 1, mult, shift) == lib.PS_OK
     assert (mult[0], shift[0]) == (0, 0)
+
+
+# ---- ps_run_steps: a model's steps in one C call ------------------------------------------
+
+
+def _model_steps(name: str) -> ps.Model:
+    """A model, whose `_steps` are the ps_step array model(x) runs (tests/test_model.py
+    checks model(x) against LiteRT for every fixture)."""
+    m = ps.load_tflite(Path(__file__).parent / "data" / "models" / f"{name}.tflite")
+    assert m._step_count == len(m._calls) == sum(layer.op != "reshape" for layer in m.layers)
+    return m
+
+
+def test_run_steps_status_codes() -> None:
+    m = _model_steps("per_tensor")
+    failed = ffi.new("int32_t *", 99)
+    assert lib.ps_run_steps(m._steps, 0, failed) == lib.PS_OK and failed[0] == -1
+    assert lib.ps_run_steps(m._steps, -1, failed) == lib.PS_ERR_PARAM and failed[0] == -1
+    assert lib.ps_run_steps(ffi.NULL, 1, failed) == lib.PS_ERR_NULL
+    assert lib.ps_run_steps(ffi.NULL, 0, ffi.NULL) == lib.PS_OK
+    assert lib.ps_run_steps(m._steps, m._step_count, ffi.NULL) == lib.PS_OK
+
+    steps = ffi.new("ps_step[]", 3)
+    for i in range(3):
+        ffi.buffer(steps + i)[:] = ffi.buffer(m._steps + i)[:]
+    last_out = ffi.buffer(steps[2].output, 5)
+    last_out[:] = b"\x11" * 5
+    for bad in (77, -1, lib.PS_STEP_SOFTMAX + 1):  # ops outside the enum
+        ffi.cast("int32_t *", ffi.addressof(steps[1], "op"))[0] = bad
+        assert lib.ps_run_steps(steps, 3, failed) == lib.PS_ERR_PARAM and failed[0] == 1
+    assert last_out[:] == b"\x11" * 5, "a step after the failing one ran"
+    ffi.buffer(steps + 1)[:] = ffi.buffer(m._steps + 1)[:]
+    steps[1].output = ffi.NULL  # the depthwise step's own check
+    assert lib.ps_run_steps(steps, 3, failed) == lib.PS_ERR_NULL and failed[0] == 1
+    assert last_out[:] == b"\x11" * 5
+
+
+def test_model_names_the_step_that_failed() -> None:
+    m = _model_steps("per_tensor")
+    x = np.zeros(m.input.shape, np.int8)
+    m._steps[1].filter_dims = m._steps[2].filter_dims  # the dense layer's filter: a shape error
+    with pytest.raises(ValueError, match=r"C core: .*, in layer \d+ \(depthwise_conv2d\)"):
+        m(x)
