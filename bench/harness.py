@@ -12,7 +12,7 @@ from ai_edge_litert.interpreter import Interpreter, OpResolverType
 import pyshrink as ps
 from pyshrink.model import _kernel as _model_kernel
 from pyshrink import _ops
-from pyshrink._pyshrink import ffi
+from pyshrink._pyshrink import ffi, lib
 
 RESOLVERS = {
     "litert-ref": OpResolverType.BUILTIN_REF,
@@ -20,6 +20,7 @@ RESOLVERS = {
     "litert-xnnpack": OpResolverType.AUTO,  # the default: builtin kernels + the XNNPACK delegate
 }
 PATHS = ("ref", "portable", "avx2", "avx512", "dsp")
+_run_steps = lib.ps_run_steps
 
 
 def kernel_of(layer: ps.Layer) -> _ops.Kernel:
@@ -28,33 +29,33 @@ def kernel_of(layer: ps.Layer) -> _ops.Kernel:
 
 
 class Chain:
-    """A model's steps (reshapes aside) as C calls on preallocated buffers: the kernels only,
-    no Python between them but the loop. `run()` is what is timed; `output()` the result."""
+    """A model's steps (reshapes aside) on preallocated buffers: the kernels only, all of them
+    in one C call (ps_run_steps, as `model(x)` makes it). `run()` is what is timed; `output()`
+    the result."""
 
     def __init__(self, model: ps.Model, x: np.ndarray, path: str = "auto"):
         with _ops.kernel_path(path):
             kernels = [(layer, kernel_of(layer)) for layer in model.layers if layer.op != "reshape"]
         self._keep: list[Any] = [kernels]
-        self.calls: list[tuple[Callable[..., int], tuple[Any, ...]]] = []
+        self.steps = ffi.new("ps_step[]", len(kernels))
+        self.count = len(kernels)
         buf = np.ascontiguousarray(x)
         self._keep.append(buf)
-        for layer, k in kernels:
+        for i, (layer, k) in enumerate(kernels):
             y = np.zeros(k.out_shape, np.int8)
             scratch = np.zeros(max(1, (k.scratch_bytes + 3) // 4), np.int32)
             self._keep += [y, scratch]
             s = ffi.from_buffer("char[]", scratch) if k.scratch_bytes else ffi.NULL
-            self.calls.append((k.fn, k.args(ffi.from_buffer("int8_t[]", buf), ffi.from_buffer("int8_t[]", y), s)))
+            k.step(self.steps[i], ffi.from_buffer("int8_t[]", buf), ffi.from_buffer("int8_t[]", y), s)
             buf = y
         self.out = buf
         self.paths = {k.path for _, k in kernels}
 
     def run(self) -> None:
-        for fn, args in self.calls:
-            fn(*args)
+        _run_steps(self.steps, self.count, ffi.NULL)
 
     def output(self) -> np.ndarray:
-        for fn, args in self.calls:
-            assert fn(*args) == 0, "a C kernel returned an error status"
+        assert _run_steps(self.steps, self.count, ffi.NULL) == 0, "a C kernel returned an error status"
         return self.out.copy()
 
 

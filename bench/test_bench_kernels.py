@@ -6,8 +6,9 @@
 
 Variants of one layer, all on the same input and the same model bytes:
   pyshrink            the C kernel on the fastest kernel path (fused conv+pool where the
-                      layer has a pool), one C call with arguments built beforehand
-  pyshrink-unfused    the conv and the pool as two C calls (layers with a pool)
+                      layer has a pool), one C call (ps_run_steps) with arguments built beforehand
+  pyshrink-unfused    the conv and the pool as two steps of one C call, as a model runs them
+                      (layers with a pool)
   pyshrink[<path>]    the same C call forced onto one kernel path (ref = the plain C loops)
   numpy               pyshrink.reference
   litert-ref/-opt/-xnnpack  LiteRT's `invoke()` with BUILTIN_REF, BUILTIN_WITHOUT_DEFAULT_DELEGATES

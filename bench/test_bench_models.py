@@ -3,11 +3,11 @@
     pip install ".[test]" && pytest bench/ -p no:cacheprovider --benchmark-max-time=0.2
 
 Variants, all on the same input:
-  pyshrink           `model(x)` of `ps.load_tflite(path)` (fused): input copied in, one C call
-                     per step, output copied out
+  pyshrink           `model(x)` of `ps.load_tflite(path)` (fused): input copied in, every
+                     step in one C call (ps_run_steps), output copied out
   pyshrink-unfused   the same with fuse=False
-  pyshrink-kernels   the fused model's C calls alone, on buffers built beforehand (the
-                     difference to `pyshrink` is the per-call Python cost of `model(x)`)
+  pyshrink-kernels   the fused model's steps alone, in one C call on buffers built beforehand
+                     (the difference to `pyshrink` is the per-call Python cost of `model(x)`)
   numpy              every step through pyshrink.reference
   litert-ref/-opt/-xnnpack  `set_tensor`, `invoke`, `get_tensor` with BUILTIN_REF,
                      BUILTIN_WITHOUT_DEFAULT_DELEGATES and AUTO (XNNPACK), num_threads=1
