@@ -907,6 +907,229 @@ X5 static void x5_dw_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0, i
     }
 }
 
+/* ---- depthwise 3x3, multiplier 1, no dilation: the column-quad path ------------------ */
+
+/* Per output row, the three input rows the kernel reads are interleaved once into Q:
+ * element e of the flat row (column j = e / C, channel c = e % C) is the int32 of the
+ * bytes (x[iy0][j][c], x[iy0 + 1][j][c], x[iy0 + 2][j][c], any) + 128 as u8, padding
+ * (and rows outside the input) as input_zp + 128. Kernel column kx of a pixel is then
+ * one VPDPBUSD of its Q element with the weights (w[0][kx], w[1][kx], w[2][kx], 0), with
+ * the zero point folded into the bias as in the GEMM (bias - (128 + zp) * sum w): three
+ * instructions per 16 outputs, no border logic, and each input byte widened once per
+ * output row. A vector holds 16 consecutive bytes of the flat output row: 16 channels
+ * of one pixel (C % 16 == 0, any stride) or 16 / C pixels (C = 1, 2, 4, 8, stride 1,
+ * where Q's flat offset of output element f at column kx is just f + kx * C). Four
+ * vectors are requantized together and packed into one 64-byte store. */
+
+typedef struct {
+    __m512i cst, w[3];
+    __m512i mult, mult_odd; /* mult_odd: lane 2k's low half is lane 2k + 1's multiplier */
+    /* double rounding: a = left shift, b = right shift, mask = 2^b - 1, half = mask >> 1;
+     * single: a, b = the even and odd lanes' total shift t as int64, mask, half = 2^(t-1) */
+    __m512i a, b, mask, half;
+} x5q_blk;
+
+#define X5Q_BLOCKS (X5_MAX_CHUNK / 16)
+#define X5Q_QBYTES (X5_PACK_BYTES - X5Q_BLOCKS * (int32_t)sizeof(x5q_blk))
+
+/* Q elements (int32) one row of out_w pixels needs, rounded up to the 64 the builder writes */
+static int32_t x5q_elements(int32_t pixels, int32_t c, int32_t stride_w)
+{
+    const int32_t n = pixels * c, r = (n + 63) / 64 * 64;
+    const int32_t q = ((r - 1) / c * stride_w + 3) * c; /* past the last vector's columns */
+    return (q + 63) / 64 * 64;
+}
+
+/* Whether the column-quad path runs op (unfused; its Q row must fit the stack buffer). */
+static int x5q_applies(const ps_conv_op *op)
+{
+    const int32_t c = op->out_c;
+    return op->depth_multiplier == 1 && op->kernel_h == 3 && op->kernel_w == 3 &&
+           op->dilation_h == 1 && op->dilation_w == 1 && c <= X5_MAX_CHUNK &&
+           (c % 16 == 0 || (16 % c == 0 && op->stride_w == 1)) &&
+           (int64_t)x5q_elements(op->out_w, c, op->stride_w) * 4 <= X5Q_QBYTES;
+}
+
+X5 static int32_t x5q_prepare(ps_conv_exec *ex, int32_t oc0)
+{
+    const ps_conv_op *op = ex->op;
+    const ps_quant_params *q = op->quant;
+    x5q_blk *blk = (x5q_blk *)(void *)((x5_state *)ex->state)->wpack;
+    const int32_t c = op->out_c, nvec = c < 16 ? 1 : c / 16;
+    const int single = q->requant == PS_REQUANT_SINGLE;
+    for (int32_t v = 0; v < nvec; v++) {
+        int32_t cst[16], w[3][16], mult[16], mult_odd[16], a[16], b[16], mask[16], half[16];
+        int64_t te[8], to[8], re[8], ro[8];
+        for (int32_t j = 0; j < 16; j++) {
+            const int32_t ch = (v * 16 + j) % c; /* c < 16: lane j is channel j % c */
+            int32_t sum = 0;
+            for (int32_t kx = 0; kx < 3; kx++) {
+                uint32_t d = 0;
+                for (int32_t ky = 0; ky < 3; ky++) {
+                    const int8_t wt = op->filter[(size_t)(ky * 3 + kx) * c + ch];
+                    d |= (uint32_t)(uint8_t)wt << (8 * ky);
+                    sum += wt;
+                }
+                w[kx][j] = (int32_t)d;
+            }
+            const uint32_t bias = op->bias != NULL ? (uint32_t)op->bias[ch] : 0u;
+            /* bias - (128 + zp) * sum(w), modulo 2^32 */
+            cst[j] = (int32_t)(bias - (uint32_t)(128 + q->input_zp) * (uint32_t)sum);
+            const int32_t shift = q->shift[ch];
+            mult[j] = q->multiplier[ch];
+            a[j] = shift > 0 ? shift : 0;
+            b[j] = shift > 0 ? 0 : -shift;
+            mask[j] = (int32_t)((UINT32_C(1) << b[j]) - 1u); /* b <= 31 */
+            half[j] = mask[j] >> 1;
+            if (single) { /* t = 31 - shift in [1, 62] */
+                const int32_t t = 31 - shift;
+                (j % 2 ? to : te)[j / 2] = t;
+                (j % 2 ? ro : re)[j / 2] = (int64_t)(UINT64_C(1) << (t - 1));
+            }
+        }
+        for (int32_t j = 0; j < 16; j++) {
+            mult_odd[j] = j % 2 == 0 ? mult[j + 1] : 0;
+        }
+        blk[v].cst = _mm512_loadu_si512(cst);
+        for (int32_t kx = 0; kx < 3; kx++) {
+            blk[v].w[kx] = _mm512_loadu_si512(w[kx]);
+        }
+        blk[v].mult = _mm512_loadu_si512(mult);
+        blk[v].mult_odd = _mm512_loadu_si512(mult_odd);
+        if (single) {
+            blk[v].a = _mm512_loadu_si512(te);
+            blk[v].b = _mm512_loadu_si512(to);
+            blk[v].mask = _mm512_loadu_si512(re);
+            blk[v].half = _mm512_loadu_si512(ro);
+        } else {
+            blk[v].a = _mm512_loadu_si512(a);
+            blk[v].b = _mm512_loadu_si512(b);
+            blk[v].mask = _mm512_loadu_si512(mask);
+            blk[v].half = _mm512_loadu_si512(half);
+        }
+    }
+    ex->oc0 = oc0;
+    ex->oc1 = c;
+    return c;
+}
+
+/* Requantization of 16 accumulators with a block's precomputed vectors, + output_zp
+ * (wrapping, as x5_requant; the clamp comes after packing). */
+X5I __m512i x5q_requant(__m512i acc, const x5q_blk *p, int single, __m512i zp)
+{
+    __m512i s;
+    if (single) {
+        __m512i pe = _mm512_add_epi64(_mm512_mul_epi32(acc, p->mult), p->mask);
+        __m512i po = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(acc, 32), p->mult_odd), p->half);
+        s = _mm512_mask_blend_epi32((__mmask16)0xAAAA, _mm512_srav_epi64(pe, p->a),
+                                    _mm512_slli_epi64(_mm512_srav_epi64(po, p->b), 32));
+    } else {
+        const __m512i nudge = _mm512_set1_epi64(INT64_C(1) << 30);
+        __m512i x = _mm512_sllv_epi32(acc, p->a); /* wraps, as TFLite's int32 shift */
+        __m512i pe = _mm512_add_epi64(_mm512_mul_epi32(x, p->mult), nudge);
+        __m512i po = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), p->mult_odd), nudge);
+        s = _mm512_mask_blend_epi32((__mmask16)0xAAAA, _mm512_srli_epi64(pe, 31), _mm512_slli_epi64(po, 1));
+        /* RoundingDivideByPOT(s, b) */
+        __m512i rem = _mm512_and_si512(s, p->mask);
+        __m512i thr = _mm512_sub_epi32(p->half, _mm512_srai_epi32(s, 31));
+        __m512i quo = _mm512_srav_epi32(s, p->b);
+        s = _mm512_mask_add_epi32(quo, _mm512_cmpgt_epi32_mask(rem, thr), quo, _mm512_set1_epi32(1));
+    }
+    return _mm512_add_epi32(s, zp);
+}
+
+/* Q[0 .. count) (count a multiple of 64) from the input bytes at flat offset o0 of the
+ * rows r[0..3) (NULL: outside the input), len bytes each; elsewhere input_zp. */
+X5I void x5q_build(int32_t *qbuf, int32_t count, const int8_t *const r[3], ptrdiff_t o0,
+                   ptrdiff_t len, int8_t zp)
+{
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    const __m512i pad = _mm512_set1_epi8(zp);
+    /* lane L's dword q gets dword 4q + L: the in-lane unpacks below then leave elements
+     * in order (unpack output k holds elements 16k .. 16k + 15) */
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    for (int32_t e = 0; e < count; e += 64) {
+        const ptrdiff_t o = o0 + e;
+        __m512i x[3];
+        if (o >= 0 && o + 64 <= len) {
+            for (int k = 0; k < 3; k++) {
+                x[k] = r[k] != NULL ? _mm512_loadu_si512(r[k] + o) : pad;
+            }
+        } else { /* the row's ends: bytes outside [0, len) are padding */
+            const ptrdiff_t lo = o < 0 ? -o : 0, hi = len - o < 64 ? len - o : 64;
+            const __mmask64 m = hi > lo ? x5_bytes((int32_t)lo, (int32_t)(hi - lo)) : 0;
+            for (int k = 0; k < 3; k++) {
+                x[k] = r[k] != NULL && m != 0
+                           ? _mm512_mask_loadu_epi8(pad, m, (const void *)((uintptr_t)r[k] + (uintptr_t)o))
+                           : pad;
+            }
+        }
+        for (int k = 0; k < 3; k++) {
+            x[k] = _mm512_permutexvar_epi32(order, _mm512_xor_si512(x[k], flip));
+        }
+        const __m512i ab_lo = _mm512_unpacklo_epi8(x[0], x[1]), ab_hi = _mm512_unpackhi_epi8(x[0], x[1]);
+        const __m512i cc_lo = _mm512_unpacklo_epi8(x[2], x[2]), cc_hi = _mm512_unpackhi_epi8(x[2], x[2]);
+        _mm512_storeu_si512(qbuf + e, _mm512_unpacklo_epi16(ab_lo, cc_lo));
+        _mm512_storeu_si512(qbuf + e + 16, _mm512_unpackhi_epi16(ab_lo, cc_lo));
+        _mm512_storeu_si512(qbuf + e + 32, _mm512_unpacklo_epi16(ab_hi, cc_hi));
+        _mm512_storeu_si512(qbuf + e + 48, _mm512_unpackhi_epi16(ab_hi, cc_hi));
+    }
+}
+
+X5 static void x5q_row(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t ox0, int32_t ox1,
+                       int8_t *dst, int32_t dst_stride)
+{
+    const ps_conv_op *op = ex->op;
+    const ps_quant_params *q = op->quant;
+    const x5q_blk *blk = (const x5q_blk *)(const void *)((const x5_state *)ex->state)->wpack;
+    int32_t *qbuf = (int32_t *)(void *)(((const x5_state *)ex->state)->wpack + X5Q_BLOCKS * sizeof(x5q_blk));
+    const int32_t c = op->out_c, sw = op->stride_w;
+    const int32_t total = (ox1 - ox0) * c; /* dst_stride == c: the row is contiguous */
+    const ptrdiff_t len = (ptrdiff_t)op->in_w * c;
+    const int8_t *image = op->input + (size_t)n * op->in_h * len;
+    const int32_t iy0 = oy * op->stride_h - op->pad_top;
+    const int8_t *rows[3];
+    (void)dst_stride;
+    for (int k = 0; k < 3; k++) {
+        const int32_t iy = iy0 + k;
+        rows[k] = iy >= 0 && iy < op->in_h ? image + (size_t)iy * len : NULL;
+    }
+    /* every input byte this row reads, before any output byte is written (in place) */
+    x5q_build(qbuf, x5q_elements(ox1 - ox0, c, sw), rows,
+              ((ptrdiff_t)ox0 * sw - op->pad_left) * c, len, (int8_t)q->input_zp);
+
+    const int single = q->requant == PS_REQUANT_SINGLE;
+    const __m512i zp = _mm512_set1_epi32(q->output_zp);
+    const __m512i lo = _mm512_set1_epi8((char)q->act_min), hi = _mm512_set1_epi8((char)q->act_max);
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    const int32_t step = sw * c - c; /* Q elements skipped per pixel past stride 1 */
+    int32_t pix = 0, cb = 0;        /* pixel and channel of the next vector (c % 16 == 0) */
+    for (int32_t f = 0; f < total; f += 64) {
+        __m512i y[4];
+        for (int i = 0; i < 4; i++) {
+            const int32_t *qp = qbuf + f + 16 * i + pix * step;
+            const x5q_blk *p = blk + (c < 16 ? 0 : cb / 16);
+            __m512i acc = _mm512_dpbusd_epi32(p->cst, _mm512_loadu_si512(qp), p->w[0]);
+            acc = _mm512_dpbusd_epi32(acc, _mm512_loadu_si512(qp + c), p->w[1]);
+            acc = _mm512_dpbusd_epi32(acc, _mm512_loadu_si512(qp + 2 * c), p->w[2]);
+            y[i] = x5q_requant(acc, p, single, zp);
+            if (c >= 16 && (cb += 16) == c) {
+                cb = 0;
+                pix++;
+            }
+        }
+        /* saturating packs keep every value outside int8 outside it, so the clamp after
+         * them is exact; the packs interleave lanes, which `order` undoes */
+        __m512i b = _mm512_packs_epi16(_mm512_packs_epi32(y[0], y[1]), _mm512_packs_epi32(y[2], y[3]));
+        b = _mm512_min_epi8(_mm512_max_epi8(_mm512_permutexvar_epi32(order, b), lo), hi);
+        if (total - f >= 64) {
+            _mm512_storeu_si512(dst + f, b);
+        } else {
+            _mm512_mask_storeu_epi8(dst + f, x5_bytes(0, total - f), b);
+        }
+    }
+}
+
 /* ---- entry -------------------------------------------------------------------------- */
 
 X5 void ps_conv_run_avx512(const ps_conv_op *op, const ps_conv_job *job)
@@ -937,6 +1160,12 @@ X5 void ps_conv_run_avx512(const ps_conv_op *op, const ps_conv_job *job)
         st.in_idx = in_idx;
         st.group = (op->depth_multiplier == 1 && op->stride_w == 1 &&
                     (c == 1 || c == 2 || c == 4 || c == 8)) ? 16 / c : 1;
+        if (job->pool == NULL && x5q_applies(op)) {
+            st.wpack = wpack;
+            ps_conv_exec ex = {op, x5q_prepare, x5q_row, NULL, NULL, 0, 0, &st};
+            ps_conv_drive(&ex, job);
+            return;
+        }
         ps_conv_exec ex = {op, x5_dw_prepare, x5_dw_row, x5_dw_pooled_row, x5_ring_window, 0, 0, &st};
         ps_conv_drive(&ex, job);
         return;
