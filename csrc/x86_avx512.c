@@ -956,56 +956,53 @@ X5 static int32_t x5q_prepare(ps_conv_exec *ex, int32_t oc0)
     const ps_quant_params *q = op->quant;
     x5q_blk *blk = (x5q_blk *)(void *)((x5_state *)ex->state)->wpack;
     const int32_t c = op->out_c, nvec = c < 16 ? 1 : c / 16;
-    const int single = q->requant == PS_REQUANT_SINGLE;
+    const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);
+    const __m512i fold = _mm512_set1_epi32(128 + q->input_zp);
     for (int32_t v = 0; v < nvec; v++) {
-        int32_t cst[16], w[3][16], mult[16], mult_odd[16], a[16], b[16], mask[16], half[16];
-        int64_t te[8], to[8], re[8], ro[8];
-        for (int32_t j = 0; j < 16; j++) {
-            const int32_t ch = (v * 16 + j) % c; /* c < 16: lane j is channel j % c */
-            int32_t sum = 0;
-            for (int32_t kx = 0; kx < 3; kx++) {
-                uint32_t d = 0;
-                for (int32_t ky = 0; ky < 3; ky++) {
-                    const int8_t wt = op->filter[(size_t)(ky * 3 + kx) * c + ch];
-                    d |= (uint32_t)(uint8_t)wt << (8 * ky);
-                    sum += wt;
-                }
-                w[kx][j] = (int32_t)d;
-            }
-            const uint32_t bias = op->bias != NULL ? (uint32_t)op->bias[ch] : 0u;
-            /* bias - (128 + zp) * sum(w), modulo 2^32 */
-            cst[j] = (int32_t)(bias - (uint32_t)(128 + q->input_zp) * (uint32_t)sum);
-            const int32_t shift = q->shift[ch];
-            mult[j] = q->multiplier[ch];
-            a[j] = shift > 0 ? shift : 0;
-            b[j] = shift > 0 ? 0 : -shift;
-            mask[j] = (int32_t)((UINT32_C(1) << b[j]) - 1u); /* b <= 31 */
-            half[j] = mask[j] >> 1;
-            if (single) { /* t = 31 - shift in [1, 62] */
-                const int32_t t = 31 - shift;
-                (j % 2 ? to : te)[j / 2] = t;
-                (j % 2 ? ro : re)[j / 2] = (int64_t)(UINT64_C(1) << (t - 1));
-            }
-        }
-        for (int32_t j = 0; j < 16; j++) {
-            mult_odd[j] = j % 2 == 0 ? mult[j + 1] : 0;
-        }
-        blk[v].cst = _mm512_loadu_si512(cst);
+        /* lane j is channel base + idx[j]: 16v + j, or j % c below 16 channels */
+        const int32_t base = c < 16 ? 0 : v * 16;
+        const __mmask16 m = x5_lanes(c < 16 ? c : 16);
+        const __m512i idx = c < 16 ? _mm512_setr_epi32(0, 1 % c, 2 % c, 3 % c, 4 % c, 5 % c, 6 % c, 7 % c,
+                                                        8 % c, 9 % c, 10 % c, 11 % c, 12 % c, 13 % c, 14 % c,
+                                                        15 % c)
+                                   : lanes;
+        __m512i sum = zero;
         for (int32_t kx = 0; kx < 3; kx++) {
-            blk[v].w[kx] = _mm512_loadu_si512(w[kx]);
+            __m512i d = zero;
+            for (int32_t ky = 0; ky < 3; ky++) {
+                __m512i w = _mm512_cvtepi8_epi32(
+                    _mm_maskz_loadu_epi8(m, op->filter + (size_t)(ky * 3 + kx) * c + base));
+                w = _mm512_permutexvar_epi32(idx, w);
+                sum = _mm512_add_epi32(sum, w);
+                d = _mm512_or_si512(d, _mm512_slli_epi32(_mm512_and_si512(w, _mm512_set1_epi32(0xFF)), 8 * ky));
+            }
+            blk[v].w[kx] = d;
         }
-        blk[v].mult = _mm512_loadu_si512(mult);
-        blk[v].mult_odd = _mm512_loadu_si512(mult_odd);
-        if (single) {
-            blk[v].a = _mm512_loadu_si512(te);
-            blk[v].b = _mm512_loadu_si512(to);
-            blk[v].mask = _mm512_loadu_si512(re);
-            blk[v].half = _mm512_loadu_si512(ro);
+        const __m512i bias = op->bias != NULL
+            ? _mm512_permutexvar_epi32(idx, _mm512_maskz_loadu_epi32(m, op->bias + base)) : zero;
+        /* bias - (128 + zp) * sum(w), modulo 2^32 */
+        blk[v].cst = _mm512_sub_epi32(bias, _mm512_mullo_epi32(fold, sum));
+        const __m512i mult = _mm512_permutexvar_epi32(idx, _mm512_maskz_loadu_epi32(m, q->multiplier + base));
+        const __m512i shift = _mm512_permutexvar_epi32(idx, _mm512_maskz_loadu_epi32(m, q->shift + base));
+        blk[v].mult = mult;
+        blk[v].mult_odd = _mm512_srli_epi64(mult, 32);
+        if (q->requant == PS_REQUANT_SINGLE) { /* t = 31 - shift in [1, 62], per 64-bit half */
+            const __m512i t = _mm512_sub_epi32(_mm512_set1_epi32(31), shift);
+            const __m512i t_even = _mm512_and_si512(t, _mm512_set1_epi64(0xFFFFFFFFLL));
+            const __m512i t_odd = _mm512_srli_epi64(t, 32);
+            const __m512i one64 = _mm512_set1_epi64(1);
+            blk[v].a = t_even;
+            blk[v].b = t_odd;
+            blk[v].mask = _mm512_sllv_epi64(one64, _mm512_sub_epi64(t_even, one64));
+            blk[v].half = _mm512_sllv_epi64(one64, _mm512_sub_epi64(t_odd, one64));
         } else {
-            blk[v].a = _mm512_loadu_si512(a);
-            blk[v].b = _mm512_loadu_si512(b);
-            blk[v].mask = _mm512_loadu_si512(mask);
-            blk[v].half = _mm512_loadu_si512(half);
+            const __m512i right = _mm512_max_epi32(_mm512_sub_epi32(zero, shift), zero);
+            const __m512i mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, right), one);
+            blk[v].a = _mm512_max_epi32(shift, zero);
+            blk[v].b = right;
+            blk[v].mask = mask;
+            blk[v].half = _mm512_srli_epi32(mask, 1);
         }
     }
     ex->oc0 = oc0;
