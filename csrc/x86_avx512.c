@@ -64,6 +64,7 @@ typedef struct {
     int32_t group;     /* depthwise: pixels per vector (16 / C for C = 1, 2, 4, 8), else 1 */
     int32_t pk_mult[16], pk_shift[16]; /* depthwise, grouped: per lane */
     int32_t avg_count, avg_ok;        /* fused window: the count avg was made for */
+    int32_t q_left;                   /* depthwise column quads: some double-rounding shift > 0 */
     x5_avg avg;
     int32_t *rq_mult, *rq_a, *rq_b;   /* depthwise: x5_rq_load's vectors for the chunk */
     /* depthwise with a depth multiplier M > 1: vector v's lanes (output channels
@@ -924,9 +925,10 @@ X5 static void x5_dw_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0, i
 typedef struct {
     __m512i cst, w[3];
     __m512i mult, mult_odd; /* mult_odd: lane 2k's low half is lane 2k + 1's multiplier */
-    /* double rounding: a = left shift, b = right shift, mask = 2^b - 1, half = mask >> 1;
-     * single: a, b = the even and odd lanes' total shift t as int64, mask, half = 2^(t-1) */
-    __m512i a, b, mask, half;
+    __m512i left;           /* double rounding: the left shift (int32 lanes) */
+    /* per 64-bit half (even lanes, odd lanes): what is added to the product, below what
+     * the sum takes 2^31 off (double rounding; never for single), and the right shift */
+    __m512i add[2], thr[2], sh[2];
 } x5q_blk;
 
 #define X5Q_BLOCKS (X5_MAX_CHUNK / 16)
@@ -959,6 +961,11 @@ X5 static int32_t x5q_prepare(ps_conv_exec *ex, int32_t oc0)
     const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);
     const __m512i fold = _mm512_set1_epi32(128 + q->input_zp);
+    x5_state *st = (x5_state *)ex->state;
+    st->q_left = 0;
+    for (int32_t i = 0; i < c && q->requant == PS_REQUANT_DOUBLE; i++) {
+        st->q_left |= q->shift[i] > 0;
+    }
     for (int32_t v = 0; v < nvec; v++) {
         /* lane j is channel base + idx[j]: 16v + j, or j % c below 16 channels */
         const int32_t base = c < 16 ? 0 : v * 16;
@@ -987,22 +994,29 @@ X5 static int32_t x5q_prepare(ps_conv_exec *ex, int32_t oc0)
         const __m512i shift = _mm512_permutexvar_epi32(idx, _mm512_maskz_loadu_epi32(m, q->shift + base));
         blk[v].mult = mult;
         blk[v].mult_odd = _mm512_srli_epi64(mult, 32);
-        if (q->requant == PS_REQUANT_SINGLE) { /* t = 31 - shift in [1, 62], per 64-bit half */
-            const __m512i t = _mm512_sub_epi32(_mm512_set1_epi32(31), shift);
-            const __m512i t_even = _mm512_and_si512(t, _mm512_set1_epi64(0xFFFFFFFFLL));
-            const __m512i t_odd = _mm512_srli_epi64(t, 32);
-            const __m512i one64 = _mm512_set1_epi64(1);
-            blk[v].a = t_even;
-            blk[v].b = t_odd;
-            blk[v].mask = _mm512_sllv_epi64(one64, _mm512_sub_epi64(t_even, one64));
-            blk[v].half = _mm512_sllv_epi64(one64, _mm512_sub_epi64(t_odd, one64));
-        } else {
-            const __m512i right = _mm512_max_epi32(_mm512_sub_epi32(zero, shift), zero);
-            const __m512i mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, right), one);
-            blk[v].a = _mm512_max_epi32(shift, zero);
-            blk[v].b = right;
-            blk[v].mask = mask;
-            blk[v].half = _mm512_srli_epi32(mask, 1);
+        blk[v].left = _mm512_max_epi32(shift, zero);
+        /* single: (x m + 2^(t-1)) >> t, t = 31 - shift. double: SRDHM then RoundingDivideByPOT
+         * by r = max(-shift, 0) in one 64-bit step. With p = x m + 2^30, SRDHM is
+         * s = floor(p / 2^31) and RDBPOT floor((s + 2^(r-1) - [s < 0]) / 2^r) for r >= 1
+         * (s for r = 0), so the result is floor((p + 2^(30+r) - 2^31 [p < 0]) / 2^(31+r)):
+         * add 2^30 + 2^(30+r), take 2^31 off below 2^(30+r) (r >= 1), shift by 31 + r. */
+        const __m512i lo32 = _mm512_set1_epi64(0xFFFFFFFFLL), one64 = _mm512_set1_epi64(1);
+        const __m512i sh32 = q->requant == PS_REQUANT_SINGLE
+                                 ? _mm512_sub_epi32(_mm512_set1_epi32(31), shift)
+                                 : _mm512_sub_epi32(_mm512_set1_epi32(31), _mm512_min_epi32(shift, zero));
+        for (int h = 0; h < 2; h++) {
+            const __m512i sh = h == 0 ? _mm512_and_si512(sh32, lo32) : _mm512_srli_epi64(sh32, 32);
+            const __m512i half = _mm512_sllv_epi64(one64, _mm512_sub_epi64(sh, one64)); /* 2^(sh-1) */
+            blk[v].sh[h] = sh;
+            if (q->requant == PS_REQUANT_SINGLE) {
+                blk[v].add[h] = half;
+                blk[v].thr[h] = _mm512_set1_epi64(INT64_MIN);
+            } else {
+                const __mmask8 r0 = _mm512_cmpeq_epi64_mask(sh, _mm512_set1_epi64(31));
+                const __m512i rnd = _mm512_maskz_mov_epi64((__mmask8)~r0, half); /* 2^(30+r), r >= 1 */
+                blk[v].add[h] = _mm512_add_epi64(rnd, _mm512_set1_epi64(INT64_C(1) << 30));
+                blk[v].thr[h] = _mm512_mask_mov_epi64(rnd, r0, _mm512_set1_epi64(INT64_MIN));
+            }
         }
     }
     ex->oc0 = oc0;
@@ -1010,28 +1024,19 @@ X5 static int32_t x5q_prepare(ps_conv_exec *ex, int32_t oc0)
     return c;
 }
 
-/* Requantization of 16 accumulators with a block's precomputed vectors, + output_zp
- * (wrapping, as x5_requant; the clamp comes after packing). */
-X5I __m512i x5q_requant(__m512i acc, const x5q_blk *p, int single, __m512i zp)
+/* Requantization of 16 accumulators with a block's precomputed vectors (x5q_prepare),
+ * + output_zp (wrapping, as x5_requant; the clamp comes after packing). */
+X5I __m512i x5q_requant(__m512i acc, const x5q_blk *p, int left, __m512i zp)
 {
-    __m512i s;
-    if (single) {
-        __m512i pe = _mm512_add_epi64(_mm512_mul_epi32(acc, p->mult), p->mask);
-        __m512i po = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(acc, 32), p->mult_odd), p->half);
-        s = _mm512_mask_blend_epi32((__mmask16)0xAAAA, _mm512_srav_epi64(pe, p->a),
-                                    _mm512_slli_epi64(_mm512_srav_epi64(po, p->b), 32));
-    } else {
-        const __m512i nudge = _mm512_set1_epi64(INT64_C(1) << 30);
-        __m512i x = _mm512_sllv_epi32(acc, p->a); /* wraps, as TFLite's int32 shift */
-        __m512i pe = _mm512_add_epi64(_mm512_mul_epi32(x, p->mult), nudge);
-        __m512i po = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), p->mult_odd), nudge);
-        s = _mm512_mask_blend_epi32((__mmask16)0xAAAA, _mm512_srli_epi64(pe, 31), _mm512_slli_epi64(po, 1));
-        /* RoundingDivideByPOT(s, b) */
-        __m512i rem = _mm512_and_si512(s, p->mask);
-        __m512i thr = _mm512_sub_epi32(p->half, _mm512_srai_epi32(s, 31));
-        __m512i quo = _mm512_srav_epi32(s, p->b);
-        s = _mm512_mask_add_epi32(quo, _mm512_cmpgt_epi32_mask(rem, thr), quo, _mm512_set1_epi32(1));
-    }
+    const __m512i two31 = _mm512_set1_epi64(INT64_C(1) << 31);
+    const __m512i x = left ? _mm512_sllv_epi32(acc, p->left) : acc; /* wraps, as TFLite's */
+    __m512i pe = _mm512_add_epi64(_mm512_mul_epi32(x, p->mult), p->add[0]);
+    __m512i po = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), p->mult_odd), p->add[1]);
+    pe = _mm512_mask_sub_epi64(pe, _mm512_cmplt_epi64_mask(pe, p->thr[0]), pe, two31);
+    po = _mm512_mask_sub_epi64(po, _mm512_cmplt_epi64_mask(po, p->thr[1]), po, two31);
+    pe = _mm512_srav_epi64(pe, p->sh[0]);
+    po = _mm512_srav_epi64(po, p->sh[1]);
+    const __m512i s = _mm512_mask_blend_epi32((__mmask16)0xAAAA, pe, _mm512_slli_epi64(po, 32));
     return _mm512_add_epi32(s, zp);
 }
 
@@ -1095,24 +1100,25 @@ X5 static void x5q_row(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t ox
     x5q_build(qbuf, x5q_elements(ox1 - ox0, c, sw), rows,
               ((ptrdiff_t)ox0 * sw - op->pad_left) * c, len, (int8_t)q->input_zp);
 
-    const int single = q->requant == PS_REQUANT_SINGLE;
+    const int left = ((const x5_state *)ex->state)->q_left;
     const __m512i zp = _mm512_set1_epi32(q->output_zp);
     const __m512i lo = _mm512_set1_epi8((char)q->act_min), hi = _mm512_set1_epi8((char)q->act_max);
     const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     const int32_t step = sw * c - c; /* Q elements skipped per pixel past stride 1 */
-    int32_t pix = 0, cb = 0;        /* pixel and channel of the next vector (c % 16 == 0) */
+    const x5q_blk *const end = blk + (c < 16 ? 1 : c / 16);
+    const x5q_blk *p = blk;  /* the next vector's block: its channels' 16 lanes */
+    const int32_t *qp = qbuf; /* and its Q elements at kx = 0 */
     for (int32_t f = 0; f < total; f += 64) {
         __m512i y[4];
         for (int i = 0; i < 4; i++) {
-            const int32_t *qp = qbuf + f + 16 * i + pix * step;
-            const x5q_blk *p = blk + (c < 16 ? 0 : cb / 16);
             __m512i acc = _mm512_dpbusd_epi32(p->cst, _mm512_loadu_si512(qp), p->w[0]);
             acc = _mm512_dpbusd_epi32(acc, _mm512_loadu_si512(qp + c), p->w[1]);
             acc = _mm512_dpbusd_epi32(acc, _mm512_loadu_si512(qp + 2 * c), p->w[2]);
-            y[i] = x5q_requant(acc, p, single, zp);
-            if (c >= 16 && (cb += 16) == c) {
-                cb = 0;
-                pix++;
+            y[i] = x5q_requant(acc, p, left, zp);
+            qp += 16;
+            if (++p == end) { /* the pixel's last channels (c <= 16: every vector) */
+                p = blk;
+                qp += step;
             }
         }
         /* saturating packs keep every value outside int8 outside it, so the clamp after
