@@ -64,7 +64,7 @@ typedef struct {
     int32_t group;     /* depthwise: pixels per vector (16 / C for C = 1, 2, 4, 8), else 1 */
     int32_t pk_mult[16], pk_shift[16]; /* depthwise, grouped: per lane */
     int32_t avg_count, avg_ok;        /* fused window: the count avg was made for */
-    int32_t q_left;                   /* depthwise column quads: some double-rounding shift > 0 */
+    int32_t q_mode;                   /* depthwise column quads: x5q_requant's mode */
     x5_avg avg;
     int32_t *rq_mult, *rq_a, *rq_b;   /* depthwise: x5_rq_load's vectors for the chunk */
     /* depthwise with a depth multiplier M > 1: vector v's lanes (output channels
@@ -926,12 +926,16 @@ typedef struct {
     __m512i cst, w[3];
     __m512i mult, mult_odd; /* mult_odd: lane 2k's low half is lane 2k + 1's multiplier */
     __m512i left;           /* double rounding: the left shift (int32 lanes) */
+    __m512i rsh;            /* the right shift past 32 (X5Q_HIGH: every lane's is >= 32) */
     /* per 64-bit half (even lanes, odd lanes): what is added to the product, below what
      * the sum takes 2^31 off (double rounding; never for single), and the right shift */
     __m512i add[2], thr[2], sh[2];
 } x5q_blk;
 
 #define X5Q_BLOCKS (X5_MAX_CHUNK / 16)
+#define X5Q_ANY 0 /* x5q_requant's modes */
+#define X5Q_LEFT 1
+#define X5Q_HIGH 2
 #define X5Q_QBYTES (X5_PACK_BYTES - X5Q_BLOCKS * (int32_t)sizeof(x5q_blk))
 
 /* Q elements (int32) one row of out_w pixels needs, rounded up to the 64 the builder writes */
@@ -959,13 +963,14 @@ X5 static int32_t x5q_prepare(ps_conv_exec *ex, int32_t oc0)
     x5q_blk *blk = (x5q_blk *)(void *)((x5_state *)ex->state)->wpack;
     const int32_t c = op->out_c, nvec = c < 16 ? 1 : c / 16;
     const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);
+    const __m512i zero = _mm512_setzero_si512();
     const __m512i fold = _mm512_set1_epi32(128 + q->input_zp);
     x5_state *st = (x5_state *)ex->state;
-    st->q_left = 0;
-    for (int32_t i = 0; i < c && q->requant == PS_REQUANT_DOUBLE; i++) {
-        st->q_left |= q->shift[i] > 0;
+    int32_t max_shift = -31;
+    for (int32_t i = 0; i < c; i++) {
+        max_shift = q->shift[i] > max_shift ? q->shift[i] : max_shift;
     }
+    st->q_mode = max_shift < 0 ? X5Q_HIGH : max_shift > 0 && q->requant == PS_REQUANT_DOUBLE ? X5Q_LEFT : X5Q_ANY;
     for (int32_t v = 0; v < nvec; v++) {
         /* lane j is channel base + idx[j]: 16v + j, or j % c below 16 channels */
         const int32_t base = c < 16 ? 0 : v * 16;
@@ -1004,6 +1009,7 @@ X5 static int32_t x5q_prepare(ps_conv_exec *ex, int32_t oc0)
         const __m512i sh32 = q->requant == PS_REQUANT_SINGLE
                                  ? _mm512_sub_epi32(_mm512_set1_epi32(31), shift)
                                  : _mm512_sub_epi32(_mm512_set1_epi32(31), _mm512_min_epi32(shift, zero));
+        blk[v].rsh = _mm512_sub_epi32(sh32, _mm512_set1_epi32(32));
         for (int h = 0; h < 2; h++) {
             const __m512i sh = h == 0 ? _mm512_and_si512(sh32, lo32) : _mm512_srli_epi64(sh32, 32);
             const __m512i half = _mm512_sllv_epi64(one64, _mm512_sub_epi64(sh, one64)); /* 2^(sh-1) */
@@ -1025,18 +1031,27 @@ X5 static int32_t x5q_prepare(ps_conv_exec *ex, int32_t oc0)
 }
 
 /* Requantization of 16 accumulators with a block's precomputed vectors (x5q_prepare),
- * + output_zp (wrapping, as x5_requant; the clamp comes after packing). */
-X5I __m512i x5q_requant(__m512i acc, const x5q_blk *p, int left, __m512i zp)
+ * + output_zp (wrapping, as x5_requant; the clamp comes after packing). The modes: some
+ * double-rounding shift > 0 (X5Q_LEFT), every shift < 0 (X5Q_HIGH: every right shift is
+ * at least 32, so the results are the products' high halves, shifted as one int32
+ * vector), else X5Q_ANY. The odd lanes move by shuffles (port 5) rather than shifts (port
+ * 0, where VPDPBUSD and the variable shifts already queue). */
+X5I __m512i x5q_requant(__m512i acc, const x5q_blk *p, const int mode, __m512i zp)
 {
     const __m512i two31 = _mm512_set1_epi64(INT64_C(1) << 31);
-    const __m512i x = left ? _mm512_sllv_epi32(acc, p->left) : acc; /* wraps, as TFLite's */
+    const __m512i x = mode == X5Q_LEFT ? _mm512_sllv_epi32(acc, p->left) : acc; /* wraps, as TFLite's */
     __m512i pe = _mm512_add_epi64(_mm512_mul_epi32(x, p->mult), p->add[0]);
-    __m512i po = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), p->mult_odd), p->add[1]);
+    __m512i po = _mm512_add_epi64(_mm512_mul_epi32(_mm512_shuffle_epi32(x, _MM_PERM_DDBB), p->mult_odd),
+                                  p->add[1]);
     pe = _mm512_mask_sub_epi64(pe, _mm512_cmplt_epi64_mask(pe, p->thr[0]), pe, two31);
     po = _mm512_mask_sub_epi64(po, _mm512_cmplt_epi64_mask(po, p->thr[1]), po, two31);
-    pe = _mm512_srav_epi64(pe, p->sh[0]);
-    po = _mm512_srav_epi64(po, p->sh[1]);
-    const __m512i s = _mm512_mask_blend_epi32((__mmask16)0xAAAA, pe, _mm512_slli_epi64(po, 32));
+    __m512i s;
+    if (mode == X5Q_HIGH) { /* high halves: pe's to the even lanes, po's stay odd */
+        s = _mm512_srav_epi32(_mm512_mask_shuffle_epi32(po, (__mmask16)0x5555, pe, _MM_PERM_DDBB), p->rsh);
+    } else { /* low halves: pe's stay even, po's to the odd lanes */
+        s = _mm512_mask_shuffle_epi32(_mm512_srav_epi64(pe, p->sh[0]), (__mmask16)0xAAAA,
+                                      _mm512_srav_epi64(po, p->sh[1]), _MM_PERM_CCAA);
+    }
     return _mm512_add_epi32(s, zp);
 }
 
@@ -1078,6 +1093,44 @@ X5I void x5q_build(int32_t *qbuf, int32_t count, const int8_t *const r[3], ptrdi
     }
 }
 
+/* The flat output row's total bytes from Q, 64 at a time. */
+X5I void x5q_compute(const ps_conv_op *op, const x5q_blk *blk, const int32_t *qbuf, int32_t total,
+                     int8_t *dst, const int mode)
+{
+    const ps_quant_params *q = op->quant;
+    const int32_t c = op->out_c;
+    const __m512i zp = _mm512_set1_epi32(q->output_zp);
+    const __m512i lo = _mm512_set1_epi8((char)q->act_min), hi = _mm512_set1_epi8((char)q->act_max);
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    const int32_t step = op->stride_w * c - c; /* Q elements skipped per pixel past stride 1 */
+    const x5q_blk *const end = blk + (c < 16 ? 1 : c / 16);
+    const x5q_blk *p = blk;  /* the next vector's block: its channels' 16 lanes */
+    const int32_t *qp = qbuf; /* and its Q elements at kx = 0 */
+    for (int32_t f = 0; f < total; f += 64) {
+        __m512i y[4];
+        for (int i = 0; i < 4; i++) {
+            __m512i acc = _mm512_dpbusd_epi32(p->cst, _mm512_loadu_si512(qp), p->w[0]);
+            acc = _mm512_dpbusd_epi32(acc, _mm512_loadu_si512(qp + c), p->w[1]);
+            acc = _mm512_dpbusd_epi32(acc, _mm512_loadu_si512(qp + 2 * c), p->w[2]);
+            y[i] = x5q_requant(acc, p, mode, zp);
+            qp += 16;
+            if (++p == end) { /* the pixel's last channels (c <= 16: every vector) */
+                p = blk;
+                qp += step;
+            }
+        }
+        /* saturating packs keep every value outside int8 outside it, so the clamp after
+         * them is exact; the packs interleave lanes, which `order` undoes */
+        __m512i b = _mm512_packs_epi16(_mm512_packs_epi32(y[0], y[1]), _mm512_packs_epi32(y[2], y[3]));
+        b = _mm512_min_epi8(_mm512_max_epi8(_mm512_permutexvar_epi32(order, b), lo), hi);
+        if (total - f >= 64) {
+            _mm512_storeu_si512(dst + f, b);
+        } else {
+            _mm512_mask_storeu_epi8(dst + f, x5_bytes(0, total - f), b);
+        }
+    }
+}
+
 X5 static void x5q_row(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t ox0, int32_t ox1,
                        int8_t *dst, int32_t dst_stride)
 {
@@ -1100,36 +1153,13 @@ X5 static void x5q_row(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t ox
     x5q_build(qbuf, x5q_elements(ox1 - ox0, c, sw), rows,
               ((ptrdiff_t)ox0 * sw - op->pad_left) * c, len, (int8_t)q->input_zp);
 
-    const int left = ((const x5_state *)ex->state)->q_left;
-    const __m512i zp = _mm512_set1_epi32(q->output_zp);
-    const __m512i lo = _mm512_set1_epi8((char)q->act_min), hi = _mm512_set1_epi8((char)q->act_max);
-    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-    const int32_t step = sw * c - c; /* Q elements skipped per pixel past stride 1 */
-    const x5q_blk *const end = blk + (c < 16 ? 1 : c / 16);
-    const x5q_blk *p = blk;  /* the next vector's block: its channels' 16 lanes */
-    const int32_t *qp = qbuf; /* and its Q elements at kx = 0 */
-    for (int32_t f = 0; f < total; f += 64) {
-        __m512i y[4];
-        for (int i = 0; i < 4; i++) {
-            __m512i acc = _mm512_dpbusd_epi32(p->cst, _mm512_loadu_si512(qp), p->w[0]);
-            acc = _mm512_dpbusd_epi32(acc, _mm512_loadu_si512(qp + c), p->w[1]);
-            acc = _mm512_dpbusd_epi32(acc, _mm512_loadu_si512(qp + 2 * c), p->w[2]);
-            y[i] = x5q_requant(acc, p, left, zp);
-            qp += 16;
-            if (++p == end) { /* the pixel's last channels (c <= 16: every vector) */
-                p = blk;
-                qp += step;
-            }
-        }
-        /* saturating packs keep every value outside int8 outside it, so the clamp after
-         * them is exact; the packs interleave lanes, which `order` undoes */
-        __m512i b = _mm512_packs_epi16(_mm512_packs_epi32(y[0], y[1]), _mm512_packs_epi32(y[2], y[3]));
-        b = _mm512_min_epi8(_mm512_max_epi8(_mm512_permutexvar_epi32(order, b), lo), hi);
-        if (total - f >= 64) {
-            _mm512_storeu_si512(dst + f, b);
-        } else {
-            _mm512_mask_storeu_epi8(dst + f, x5_bytes(0, total - f), b);
-        }
+    const int mode = ((const x5_state *)ex->state)->q_mode;
+    if (mode == X5Q_HIGH) {
+        x5q_compute(op, blk, qbuf, total, dst, X5Q_HIGH);
+    } else if (mode == X5Q_LEFT) {
+        x5q_compute(op, blk, qbuf, total, dst, X5Q_LEFT);
+    } else {
+        x5q_compute(op, blk, qbuf, total, dst, X5Q_ANY);
     }
 }
 
