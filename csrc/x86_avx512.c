@@ -16,7 +16,8 @@
  * check), so the wrapped sums give exactly acc. A receptive field of at most 64 bytes is
  * built in a register by masked loads (x5_patch_reg), longer ones are gathered in memory.
  * Depthwise keeps channels in the lanes (16 per register, VPDPWSSD; see the depthwise
- * section). Requantization (double or single rounding) is vectorised over the 16 channels
+ * section); unfused 3x3 undilated depthwise with multiplier 1 interleaves each output
+ * row's three input rows into u8 column quads for VPDPBUSD (the column-quad section). Requantization (double or single rounding) is vectorised over the 16 channels
  * with the 64-bit products of VPMULDQ. The fused window mode sums each pooling window's
  * requantized pixels in registers (4 pixels per block, across the window's rows) and
  * averages them there: shifts for power-of-two counts, an exact division by
@@ -939,10 +940,10 @@ typedef struct {
 #define X5Q_QBYTES (X5_PACK_BYTES - X5Q_BLOCKS * (int32_t)sizeof(x5q_blk))
 
 /* Q elements (int32) one row of out_w pixels needs, rounded up to the 64 the builder writes */
-static int32_t x5q_elements(int32_t pixels, int32_t c, int32_t stride_w)
+static int64_t x5q_elements(int32_t pixels, int32_t c, int32_t stride_w)
 {
-    const int32_t n = pixels * c, r = (n + 63) / 64 * 64;
-    const int32_t q = ((r - 1) / c * stride_w + 3) * c; /* past the last vector's columns */
+    const int64_t n = (int64_t)pixels * c, r = (n + 63) / 64 * 64;
+    const int64_t q = ((r - 1) / c * stride_w + 3) * c; /* past the last vector's columns */
     return (q + 63) / 64 * 64;
 }
 
@@ -953,7 +954,7 @@ static int x5q_applies(const ps_conv_op *op)
     return op->depth_multiplier == 1 && op->kernel_h == 3 && op->kernel_w == 3 &&
            op->dilation_h == 1 && op->dilation_w == 1 && c <= X5_MAX_CHUNK &&
            (c % 16 == 0 || (16 % c == 0 && op->stride_w == 1)) &&
-           (int64_t)x5q_elements(op->out_w, c, op->stride_w) * 4 <= X5Q_QBYTES;
+           x5q_elements(op->out_w, c, op->stride_w) * 4 <= X5Q_QBYTES;
 }
 
 X5 static int32_t x5q_prepare(ps_conv_exec *ex, int32_t oc0)
@@ -1150,7 +1151,7 @@ X5 static void x5q_row(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t ox
         rows[k] = iy >= 0 && iy < op->in_h ? image + (size_t)iy * len : NULL;
     }
     /* every input byte this row reads, before any output byte is written (in place) */
-    x5q_build(qbuf, x5q_elements(ox1 - ox0, c, sw), rows,
+    x5q_build(qbuf, (int32_t)x5q_elements(ox1 - ox0, c, sw), rows,
               ((ptrdiff_t)ox0 * sw - op->pad_left) * c, len, (int8_t)q->input_zp);
 
     const int mode = ((const x5_state *)ex->state)->q_mode;

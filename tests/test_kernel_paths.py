@@ -211,8 +211,8 @@ DEPTHWISE_CASES = [
     ("kernel23x23_fallback", (1, 24, 24, 3), (23, 23, 3), dict(padding="same")),
     ("kernel1x7_rect", (1, 5, 14, 9), (1, 7, 9), dict(padding=(0, 0, 3, 3))),
     # avx512's column quads (3x3, multiplier 1, undilated; C % 16 == 0, or C | 16 at stride 1)
-    ("quads_c256_widest_row", (1, 3, 20, 256), (3, 3, 256), dict(padding="same")),
-    ("quads_c256_row_too_wide", (1, 3, 21, 256), (3, 3, 256), dict(padding="same")),
+    ("quads_c256_widest_row", (1, 3, 16, 256), (3, 3, 256), dict(padding="same")),  # Q: 18 KB
+    ("quads_c256_row_too_wide", (1, 3, 17, 256), (3, 3, 256), dict(padding="same")),
     ("quads_c48_s2_explicit", (2, 9, 11, 48), (3, 3, 48), dict(padding=(0, 2, 1, 2), stride=2)),
     ("quads_c32_s3x1_valid", (1, 7, 13, 32), (3, 3, 32), dict(stride=(3, 1))),
     ("quads_c2_w1_pad_beyond", (1, 4, 1, 2), (3, 3, 2), dict(padding=(3, 1, 2, 2))),
