@@ -16,7 +16,8 @@
  * check), so the wrapped sums give exactly acc. A receptive field of at most 64 bytes is
  * built in a register by masked loads (x5_patch_reg), longer ones are gathered in memory.
  * Depthwise keeps channels in the lanes (16 per register, VPDPWSSD; see the depthwise
- * section). Requantization (double or single rounding) is vectorised over the 16 channels
+ * section); unfused 3x3 undilated depthwise with multiplier 1 interleaves each output
+ * row's three input rows into u8 column quads for VPDPBUSD (the column-quad section). Requantization (double or single rounding) is vectorised over the 16 channels
  * with the 64-bit products of VPMULDQ. The fused window mode sums each pooling window's
  * requantized pixels in registers (4 pixels per block, across the window's rows) and
  * averages them there: shifts for power-of-two counts, an exact division by
@@ -64,6 +65,7 @@ typedef struct {
     int32_t group;     /* depthwise: pixels per vector (16 / C for C = 1, 2, 4, 8), else 1 */
     int32_t pk_mult[16], pk_shift[16]; /* depthwise, grouped: per lane */
     int32_t avg_count, avg_ok;        /* fused window: the count avg was made for */
+    int32_t q_mode;                   /* depthwise column quads: x5q_requant's mode */
     x5_avg avg;
     int32_t *rq_mult, *rq_a, *rq_b;   /* depthwise: x5_rq_load's vectors for the chunk */
     /* depthwise with a depth multiplier M > 1: vector v's lanes (output channels
@@ -975,6 +977,261 @@ X5 static void x5_dw_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0, i
     }
 }
 
+/* ---- depthwise 3x3, multiplier 1, no dilation: the column-quad path ------------------ */
+
+/* Per output row, the three input rows the kernel reads are interleaved once into Q:
+ * element e of the flat row (column j = e / C, channel c = e % C) is the int32 of the
+ * bytes (x[iy0][j][c], x[iy0 + 1][j][c], x[iy0 + 2][j][c], any) + 128 as u8, padding
+ * (and rows outside the input) as input_zp + 128. Kernel column kx of a pixel is then
+ * one VPDPBUSD of its Q element with the weights (w[0][kx], w[1][kx], w[2][kx], 0), with
+ * the zero point folded into the bias as in the GEMM (bias - (128 + zp) * sum w): three
+ * instructions per 16 outputs, no border logic, and each input byte widened once per
+ * output row. A vector holds 16 consecutive bytes of the flat output row: 16 channels
+ * of one pixel (C % 16 == 0, any stride) or 16 / C pixels (C = 1, 2, 4, 8, stride 1,
+ * where Q's flat offset of output element f at column kx is just f + kx * C). Four
+ * vectors are requantized together and packed into one 64-byte store. */
+
+typedef struct {
+    __m512i cst, w[3];
+    __m512i mult, mult_odd; /* mult_odd: lane 2k's low half is lane 2k + 1's multiplier */
+    __m512i left;           /* double rounding: the left shift (int32 lanes) */
+    __m512i rsh;            /* the right shift past 32 (X5Q_HIGH: every lane's is >= 32) */
+    /* per 64-bit half (even lanes, odd lanes): what is added to the product, below what
+     * the sum takes 2^31 off (double rounding; never for single), and the right shift */
+    __m512i add[2], thr[2], sh[2];
+} x5q_blk;
+
+#define X5Q_BLOCKS (X5_MAX_CHUNK / 16)
+#define X5Q_ANY 0 /* x5q_requant's modes */
+#define X5Q_LEFT 1
+#define X5Q_HIGH 2
+#define X5Q_QBYTES (X5_PACK_BYTES - X5Q_BLOCKS * (int32_t)sizeof(x5q_blk))
+
+/* Q elements (int32) one row of out_w pixels needs, rounded up to the 64 the builder writes */
+static int64_t x5q_elements(int32_t pixels, int32_t c, int32_t stride_w)
+{
+    const int64_t n = (int64_t)pixels * c, r = (n + 63) / 64 * 64;
+    const int64_t q = ((r - 1) / c * stride_w + 3) * c; /* past the last vector's columns */
+    return (q + 63) / 64 * 64;
+}
+
+/* Whether the column-quad path runs op (unfused; its Q row must fit the stack buffer). */
+static int x5q_applies(const ps_conv_op *op)
+{
+    const int32_t c = op->out_c;
+    return op->depth_multiplier == 1 && op->kernel_h == 3 && op->kernel_w == 3 &&
+           op->dilation_h == 1 && op->dilation_w == 1 && c <= X5_MAX_CHUNK &&
+           (c % 16 == 0 || (16 % c == 0 && op->stride_w == 1)) &&
+           x5q_elements(op->out_w, c, op->stride_w) * 4 <= X5Q_QBYTES;
+}
+
+X5 static int32_t x5q_prepare(ps_conv_exec *ex, int32_t oc0)
+{
+    const ps_conv_op *op = ex->op;
+    const ps_quant_params *q = op->quant;
+    x5q_blk *blk = (x5q_blk *)(void *)((x5_state *)ex->state)->wpack;
+    const int32_t c = op->out_c, nvec = c < 16 ? 1 : c / 16;
+    const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i zero = _mm512_setzero_si512();
+    const __m512i fold = _mm512_set1_epi32(128 + q->input_zp);
+    x5_state *st = (x5_state *)ex->state;
+    int32_t max_shift = -31;
+    for (int32_t i = 0; i < c; i++) {
+        max_shift = q->shift[i] > max_shift ? q->shift[i] : max_shift;
+    }
+    st->q_mode = max_shift < 0 ? X5Q_HIGH : max_shift > 0 && q->requant == PS_REQUANT_DOUBLE ? X5Q_LEFT : X5Q_ANY;
+    for (int32_t v = 0; v < nvec; v++) {
+        /* lane j is channel base + idx[j]: 16v + j, or j % c below 16 channels */
+        const int32_t base = c < 16 ? 0 : v * 16;
+        const __mmask16 m = x5_lanes(c < 16 ? c : 16);
+        const __m512i idx = c < 16 ? _mm512_setr_epi32(0, 1 % c, 2 % c, 3 % c, 4 % c, 5 % c, 6 % c, 7 % c,
+                                                        8 % c, 9 % c, 10 % c, 11 % c, 12 % c, 13 % c, 14 % c,
+                                                        15 % c)
+                                   : lanes;
+        __m512i sum = zero;
+        for (int32_t kx = 0; kx < 3; kx++) {
+            __m512i d = zero;
+            for (int32_t ky = 0; ky < 3; ky++) {
+                __m512i w = _mm512_cvtepi8_epi32(
+                    _mm_maskz_loadu_epi8(m, op->filter + (size_t)(ky * 3 + kx) * c + base));
+                w = _mm512_permutexvar_epi32(idx, w);
+                sum = _mm512_add_epi32(sum, w);
+                d = _mm512_or_si512(d, _mm512_slli_epi32(_mm512_and_si512(w, _mm512_set1_epi32(0xFF)), 8 * ky));
+            }
+            blk[v].w[kx] = d;
+        }
+        const __m512i bias = op->bias != NULL
+            ? _mm512_permutexvar_epi32(idx, _mm512_maskz_loadu_epi32(m, op->bias + base)) : zero;
+        /* bias - (128 + zp) * sum(w), modulo 2^32 */
+        blk[v].cst = _mm512_sub_epi32(bias, _mm512_mullo_epi32(fold, sum));
+        const __m512i mult = _mm512_permutexvar_epi32(idx, _mm512_maskz_loadu_epi32(m, q->multiplier + base));
+        const __m512i shift = _mm512_permutexvar_epi32(idx, _mm512_maskz_loadu_epi32(m, q->shift + base));
+        blk[v].mult = mult;
+        blk[v].mult_odd = _mm512_srli_epi64(mult, 32);
+        blk[v].left = _mm512_max_epi32(shift, zero);
+        /* single: (x m + 2^(t-1)) >> t, t = 31 - shift. double: SRDHM then RoundingDivideByPOT
+         * by r = max(-shift, 0) in one 64-bit step. With p = x m + 2^30, SRDHM is
+         * s = floor(p / 2^31) and RDBPOT floor((s + 2^(r-1) - [s < 0]) / 2^r) for r >= 1
+         * (s for r = 0), so the result is floor((p + 2^(30+r) - 2^31 [p < 0]) / 2^(31+r)):
+         * add 2^30 + 2^(30+r), take 2^31 off below 2^(30+r) (r >= 1), shift by 31 + r. */
+        const __m512i lo32 = _mm512_set1_epi64(0xFFFFFFFFLL), one64 = _mm512_set1_epi64(1);
+        const __m512i sh32 = q->requant == PS_REQUANT_SINGLE
+                                 ? _mm512_sub_epi32(_mm512_set1_epi32(31), shift)
+                                 : _mm512_sub_epi32(_mm512_set1_epi32(31), _mm512_min_epi32(shift, zero));
+        blk[v].rsh = _mm512_sub_epi32(sh32, _mm512_set1_epi32(32));
+        for (int h = 0; h < 2; h++) {
+            const __m512i sh = h == 0 ? _mm512_and_si512(sh32, lo32) : _mm512_srli_epi64(sh32, 32);
+            const __m512i half = _mm512_sllv_epi64(one64, _mm512_sub_epi64(sh, one64)); /* 2^(sh-1) */
+            blk[v].sh[h] = sh;
+            if (q->requant == PS_REQUANT_SINGLE) {
+                blk[v].add[h] = half;
+                blk[v].thr[h] = _mm512_set1_epi64(INT64_MIN);
+            } else {
+                const __mmask8 r0 = _mm512_cmpeq_epi64_mask(sh, _mm512_set1_epi64(31));
+                const __m512i rnd = _mm512_maskz_mov_epi64((__mmask8)~r0, half); /* 2^(30+r), r >= 1 */
+                blk[v].add[h] = _mm512_add_epi64(rnd, _mm512_set1_epi64(INT64_C(1) << 30));
+                blk[v].thr[h] = _mm512_mask_mov_epi64(rnd, r0, _mm512_set1_epi64(INT64_MIN));
+            }
+        }
+    }
+    ex->oc0 = oc0;
+    ex->oc1 = c;
+    return c;
+}
+
+/* Requantization of 16 accumulators with a block's precomputed vectors (x5q_prepare),
+ * + output_zp (wrapping, as x5_requant; the clamp comes after packing). The modes: some
+ * double-rounding shift > 0 (X5Q_LEFT), every shift < 0 (X5Q_HIGH: every right shift is
+ * at least 32, so the results are the products' high halves, shifted as one int32
+ * vector), else X5Q_ANY. The odd lanes move by shuffles (port 5) rather than shifts (port
+ * 0, where VPDPBUSD and the variable shifts already queue). */
+X5I __m512i x5q_requant(__m512i acc, const x5q_blk *p, const int mode, __m512i zp)
+{
+    const __m512i two31 = _mm512_set1_epi64(INT64_C(1) << 31);
+    const __m512i x = mode == X5Q_LEFT ? _mm512_sllv_epi32(acc, p->left) : acc; /* wraps, as TFLite's */
+    __m512i pe = _mm512_add_epi64(_mm512_mul_epi32(x, p->mult), p->add[0]);
+    __m512i po = _mm512_add_epi64(_mm512_mul_epi32(_mm512_shuffle_epi32(x, _MM_PERM_DDBB), p->mult_odd),
+                                  p->add[1]);
+    pe = _mm512_mask_sub_epi64(pe, _mm512_cmplt_epi64_mask(pe, p->thr[0]), pe, two31);
+    po = _mm512_mask_sub_epi64(po, _mm512_cmplt_epi64_mask(po, p->thr[1]), po, two31);
+    __m512i s;
+    if (mode == X5Q_HIGH) { /* high halves: pe's to the even lanes, po's stay odd */
+        s = _mm512_srav_epi32(_mm512_mask_shuffle_epi32(po, (__mmask16)0x5555, pe, _MM_PERM_DDBB), p->rsh);
+    } else { /* low halves: pe's stay even, po's to the odd lanes */
+        s = _mm512_mask_shuffle_epi32(_mm512_srav_epi64(pe, p->sh[0]), (__mmask16)0xAAAA,
+                                      _mm512_srav_epi64(po, p->sh[1]), _MM_PERM_CCAA);
+    }
+    return _mm512_add_epi32(s, zp);
+}
+
+/* Q[0 .. count) (count a multiple of 64) from the input bytes at flat offset o0 of the
+ * rows r[0..3) (NULL: outside the input), len bytes each; elsewhere input_zp. */
+X5I void x5q_build(int32_t *qbuf, int32_t count, const int8_t *const r[3], ptrdiff_t o0,
+                   ptrdiff_t len, int8_t zp)
+{
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    const __m512i pad = _mm512_set1_epi8(zp);
+    /* lane L's dword q gets dword 4q + L: the in-lane unpacks below then leave elements
+     * in order (unpack output k holds elements 16k .. 16k + 15) */
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    for (int32_t e = 0; e < count; e += 64) {
+        const ptrdiff_t o = o0 + e;
+        __m512i x[3];
+        if (o >= 0 && o + 64 <= len) {
+            for (int k = 0; k < 3; k++) {
+                x[k] = r[k] != NULL ? _mm512_loadu_si512(r[k] + o) : pad;
+            }
+        } else { /* the row's ends: bytes outside [0, len) are padding */
+            const ptrdiff_t lo = o < 0 ? -o : 0, hi = len - o < 64 ? len - o : 64;
+            const __mmask64 m = hi > lo ? x5_bytes((int32_t)lo, (int32_t)(hi - lo)) : 0;
+            for (int k = 0; k < 3; k++) {
+                x[k] = r[k] != NULL && m != 0
+                           ? _mm512_mask_loadu_epi8(pad, m, (const void *)((uintptr_t)r[k] + (uintptr_t)o))
+                           : pad;
+            }
+        }
+        for (int k = 0; k < 3; k++) {
+            x[k] = _mm512_permutexvar_epi32(order, _mm512_xor_si512(x[k], flip));
+        }
+        const __m512i ab_lo = _mm512_unpacklo_epi8(x[0], x[1]), ab_hi = _mm512_unpackhi_epi8(x[0], x[1]);
+        const __m512i cc_lo = _mm512_unpacklo_epi8(x[2], x[2]), cc_hi = _mm512_unpackhi_epi8(x[2], x[2]);
+        _mm512_storeu_si512(qbuf + e, _mm512_unpacklo_epi16(ab_lo, cc_lo));
+        _mm512_storeu_si512(qbuf + e + 16, _mm512_unpackhi_epi16(ab_lo, cc_lo));
+        _mm512_storeu_si512(qbuf + e + 32, _mm512_unpacklo_epi16(ab_hi, cc_hi));
+        _mm512_storeu_si512(qbuf + e + 48, _mm512_unpackhi_epi16(ab_hi, cc_hi));
+    }
+}
+
+/* The flat output row's total bytes from Q, 64 at a time. */
+X5I void x5q_compute(const ps_conv_op *op, const x5q_blk *blk, const int32_t *qbuf, int32_t total,
+                     int8_t *dst, const int mode)
+{
+    const ps_quant_params *q = op->quant;
+    const int32_t c = op->out_c;
+    const __m512i zp = _mm512_set1_epi32(q->output_zp);
+    const __m512i lo = _mm512_set1_epi8((char)q->act_min), hi = _mm512_set1_epi8((char)q->act_max);
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    const int32_t step = op->stride_w * c - c; /* Q elements skipped per pixel past stride 1 */
+    const x5q_blk *const end = blk + (c < 16 ? 1 : c / 16);
+    const x5q_blk *p = blk;  /* the next vector's block: its channels' 16 lanes */
+    const int32_t *qp = qbuf; /* and its Q elements at kx = 0 */
+    for (int32_t f = 0; f < total; f += 64) {
+        __m512i y[4];
+        for (int i = 0; i < 4; i++) {
+            __m512i acc = _mm512_dpbusd_epi32(p->cst, _mm512_loadu_si512(qp), p->w[0]);
+            acc = _mm512_dpbusd_epi32(acc, _mm512_loadu_si512(qp + c), p->w[1]);
+            acc = _mm512_dpbusd_epi32(acc, _mm512_loadu_si512(qp + 2 * c), p->w[2]);
+            y[i] = x5q_requant(acc, p, mode, zp);
+            qp += 16;
+            if (++p == end) { /* the pixel's last channels (c <= 16: every vector) */
+                p = blk;
+                qp += step;
+            }
+        }
+        /* saturating packs keep every value outside int8 outside it, so the clamp after
+         * them is exact; the packs interleave lanes, which `order` undoes */
+        __m512i b = _mm512_packs_epi16(_mm512_packs_epi32(y[0], y[1]), _mm512_packs_epi32(y[2], y[3]));
+        b = _mm512_min_epi8(_mm512_max_epi8(_mm512_permutexvar_epi32(order, b), lo), hi);
+        if (total - f >= 64) {
+            _mm512_storeu_si512(dst + f, b);
+        } else {
+            _mm512_mask_storeu_epi8(dst + f, x5_bytes(0, total - f), b);
+        }
+    }
+}
+
+X5 static void x5q_row(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t ox0, int32_t ox1,
+                       int8_t *dst, int32_t dst_stride)
+{
+    const ps_conv_op *op = ex->op;
+    const ps_quant_params *q = op->quant;
+    const x5q_blk *blk = (const x5q_blk *)(const void *)((const x5_state *)ex->state)->wpack;
+    int32_t *qbuf = (int32_t *)(void *)(((const x5_state *)ex->state)->wpack + X5Q_BLOCKS * sizeof(x5q_blk));
+    const int32_t c = op->out_c, sw = op->stride_w;
+    const int32_t total = (ox1 - ox0) * c; /* dst_stride == c: the row is contiguous */
+    const ptrdiff_t len = (ptrdiff_t)op->in_w * c;
+    const int8_t *image = op->input + (size_t)n * op->in_h * len;
+    const int32_t iy0 = oy * op->stride_h - op->pad_top;
+    const int8_t *rows[3];
+    (void)dst_stride;
+    for (int k = 0; k < 3; k++) {
+        const int32_t iy = iy0 + k;
+        rows[k] = iy >= 0 && iy < op->in_h ? image + (size_t)iy * len : NULL;
+    }
+    /* every input byte this row reads, before any output byte is written (in place) */
+    x5q_build(qbuf, (int32_t)x5q_elements(ox1 - ox0, c, sw), rows,
+              ((ptrdiff_t)ox0 * sw - op->pad_left) * c, len, (int8_t)q->input_zp);
+
+    const int mode = ((const x5_state *)ex->state)->q_mode;
+    if (mode == X5Q_HIGH) {
+        x5q_compute(op, blk, qbuf, total, dst, X5Q_HIGH);
+    } else if (mode == X5Q_LEFT) {
+        x5q_compute(op, blk, qbuf, total, dst, X5Q_LEFT);
+    } else {
+        x5q_compute(op, blk, qbuf, total, dst, X5Q_ANY);
+    }
+}
+
 /* ---- entry -------------------------------------------------------------------------- */
 
 X5 void ps_conv_run_avx512(const ps_conv_op *op, const ps_conv_job *job)
@@ -1005,6 +1262,12 @@ X5 void ps_conv_run_avx512(const ps_conv_op *op, const ps_conv_job *job)
         st.in_idx = in_idx;
         st.group = (op->depth_multiplier == 1 && op->stride_w == 1 &&
                     (c == 1 || c == 2 || c == 4 || c == 8)) ? 16 / c : 1;
+        if (job->pool == NULL && x5q_applies(op)) {
+            st.wpack = wpack;
+            ps_conv_exec ex = {op, x5q_prepare, x5q_row, NULL, NULL, 0, 0, &st};
+            ps_conv_drive(&ex, job);
+            return;
+        }
         ps_conv_exec ex = {op, x5_dw_prepare, x5_dw_row, x5_dw_pooled_row, x5_ring_window, 0, 0, &st};
         ps_conv_drive(&ex, job);
         return;

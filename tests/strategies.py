@@ -372,7 +372,10 @@ def pool_cases(draw: st.DrawFn, op: str) -> Case:
 
 @st.composite
 def conv_cases(draw: st.DrawFn, kind: str, fused: str | None = None, extreme: bool = False,
-               depth_multiplier: int | None = None) -> Case:
+               depth_multiplier: int | None = None, kernel: tuple[int, int] | None = None,
+               dilation: tuple[int, int] | None = None,
+               strides: st.SearchStrategy[tuple[int, int]] | None = None,
+               channels: st.SearchStrategy[int] | None = None) -> Case:
     """A valid call of conv-like op `kind`, or of the fused op `fused` around it.
 
     Covers batch 1-3, H/W 1-40, channels 1-70, rectangular kernels 1-7, strides 1-4,
@@ -381,7 +384,9 @@ def conv_cases(draw: st.DrawFn, kind: str, fused: str | None = None, extreme: bo
     biases up to the accumulator bound, narrow and single-valued activation ranges,
     both requant modes; for `fused`, also every pool geometry and rounding mode.
 
-    `depth_multiplier` fixes a depthwise case's multiplier (default: drawn from 1-4).
+    `depth_multiplier` fixes a depthwise case's multiplier (default: drawn from 1-4);
+    `kernel`, `dilation`, `strides` (a strategy of pairs) and `channels` (of input channel
+    counts) narrow the geometry to one path's specialisation (the rest is drawn as usual).
 
     `extreme` drives the arithmetic to its corners: inputs and weights only -128/127
     (often constant, so every tap adds the same sign), zero points -128/127 and the bias
@@ -393,13 +398,16 @@ def conv_cases(draw: st.DrawFn, kind: str, fused: str | None = None, extreme: bo
     max_c = {"spatial": 4, "channels": 70, "balanced": 16}[size_mode]
     n = draw(st.integers(1, 3))
     kwargs: dict[str, Any] = {}
-    kernel = (1, 1)
+    fixed_kernel, kernel = kernel, (1, 1)
     notes: dict[str, Any] = {"size_mode": size_mode}
 
     if kind in ("conv2d", "depthwise_conv2d"):
-        kernel = (draw(st.integers(1, 7)), draw(st.integers(1, 7)))
-        stride = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
-        dilation = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+        kernel = fixed_kernel or (draw(st.integers(1, 7)), draw(st.integers(1, 7)))
+        if strides is None:
+            strides = st.tuples(st.integers(1, 4), st.integers(1, 4))
+        stride = draw(strides)
+        if dilation is None:
+            dilation = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
         form = draw(st.sampled_from(["valid", "same", "explicit"]))
         spans = [dilated(k, d) for k, d in zip(kernel, dilation)]
         pads: list[int] = []
@@ -440,7 +448,7 @@ def conv_cases(draw: st.DrawFn, kind: str, fused: str | None = None, extreme: bo
     taps = kernel[0] * kernel[1]
     if kind == "depthwise_conv2d":
         mult = draw(st.integers(1, 4)) if depth_multiplier is None else depth_multiplier
-        c_in = draw(st.integers(1, max(1, max_c // mult)))
+        c_in = draw(st.integers(1, max(1, max_c // mult)) if channels is None else channels)
         c_out = c_in * mult
         while n * oh * ow * c_out * taps > MAX_MACS and c_in > 1:
             c_in = max(1, c_in // 2)

@@ -132,6 +132,19 @@ def test_in_place_at_the_offset_gives_the_reference_bytes_on_every_path(case: Ca
             np.testing.assert_array_equal(got, want, err_msg=f"path {path}, in place at D = {offset} (minimum {d})")
 
 
+@given(case=conv_cases("depthwise_conv2d", depth_multiplier=1, kernel=(3, 3), dilation=(1, 1),
+                       strides=st.sampled_from([(1, 1), (1, 1), (2, 2), (2, 1), (1, 2)]),
+                       channels=st.sampled_from([1, 2, 4, 8, 16, 32, 48, 64])))
+def test_in_place_3x3_column_quads(case: Case) -> None:
+    """The geometry avx512's column quads run (3x3, undilated; C % 16 == 0, or C | 16 at
+    stride 1), which the test above reaches rarely: in place at the minimum offset."""
+    want = case.call(ps.reference.depthwise_conv2d)
+    d = offset_of(case)
+    for path in available_paths():
+        got = run_in_place(case, path, d)
+        np.testing.assert_array_equal(got, want, err_msg=f"path {path}, in place at D = {d}")
+
+
 @st.composite
 def revealing_cases(draw: st.DrawFn) -> Case:
     """A depthwise case whose input values (126, 127) no output value (0 .. taps) can take: all

@@ -12,7 +12,9 @@ against `pyshrink.reference`:
   several chunks (packed weights larger than the stack buffer) and the fall-back past it;
   pixel counts that leave partial blocks of 4;
 - depthwise: 1, 2, 4, 8 channels with stride 1 (several pixels per vector), depth
-  multipliers > 1, interior and border pixels, stride 2, dilation, big kernels;
+  multipliers > 1, interior and border pixels, stride 2, dilation, big kernels; 3x3
+  undilated with multiplier 1 (avx512's column quads: a hypothesis test over its geometry,
+  and rows at and past its stack buffer);
 - fused conv + pool: windows of 1-9 pixels (several blocks), counts that are powers of
   two (shifts) or not (exact division by multiplication), all three rounding modes,
   overlapping pools (the ring), channel chunks;
@@ -28,9 +30,13 @@ import numpy as np
 import pytest
 
 import pyshrink as ps
-from kernel_paths import KERNEL_PATHS, cpu_has, on_path, path_params
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kernel_paths import KERNEL_PATHS, assert_matches_reference_on_every_path, cpu_has, on_path, path_params
 from pyshrink import _ops
 from pyshrink._pyshrink import ffi, lib
+from strategies import conv_cases
 
 INT32_MAX = 2**31 - 1
 
@@ -204,6 +210,12 @@ DEPTHWISE_CASES = [
     ("m5_c1", (1, 5, 6, 1), (3, 3, 5), dict(padding="same", depth_multiplier=5)),
     ("kernel23x23_fallback", (1, 24, 24, 3), (23, 23, 3), dict(padding="same")),
     ("kernel1x7_rect", (1, 5, 14, 9), (1, 7, 9), dict(padding=(0, 0, 3, 3))),
+    # avx512's column quads (3x3, multiplier 1, undilated; C % 16 == 0, or C | 16 at stride 1)
+    ("quads_c256_widest_row", (1, 3, 16, 256), (3, 3, 256), dict(padding="same")),  # Q: 18 KB
+    ("quads_c256_row_too_wide", (1, 3, 17, 256), (3, 3, 256), dict(padding="same")),
+    ("quads_c48_s2_explicit", (2, 9, 11, 48), (3, 3, 48), dict(padding=(0, 2, 1, 2), stride=2)),
+    ("quads_c32_s3x1_valid", (1, 7, 13, 32), (3, 3, 32), dict(stride=(3, 1))),
+    ("quads_c2_w1_pad_beyond", (1, 4, 1, 2), (3, 3, 2), dict(padding=(3, 1, 2, 2))),
 ]
 
 
@@ -214,6 +226,34 @@ def test_depthwise_special_cases(case: tuple, path: str) -> None:
     for seed in (0, 1):
         x, w, kw = _conv_case("depthwise_conv2d", x_shape, w_shape, seed, **geometry)
         _check("depthwise_conv2d", x, w, kw, path)
+
+
+#: avx512's column-quad depthwise: its whole geometry, with the rest drawn as everywhere
+COLUMN_QUADS = dict(kernel=(3, 3), dilation=(1, 1), depth_multiplier=1,
+                    strides=st.sampled_from([(1, 1), (1, 1), (2, 2), (2, 1), (1, 2), (3, 3)]),
+                    channels=st.sampled_from([1, 2, 4, 8, 16, 32, 48, 64]))
+
+
+@given(case=st.booleans().flatmap(lambda extreme: conv_cases("depthwise_conv2d", extreme=extreme, **COLUMN_QUADS)),
+       near_zero=st.booleans(), data=st.data())
+def test_depthwise_3x3_column_quads(case: Any, near_zero: bool, data: st.DataObject) -> None:
+    """3x3 depthwise with multiplier 1 and no dilation (avx512 interleaves three input rows
+    per output row): any batch, size, padding, stride, zero points, multipliers, shifts,
+    biases and activation ranges, ordinary and at the arithmetic extremes, on every path.
+    Half the cases draw the shifts at the largest shift where avx512 picks its
+    requantization (all < 0, some > 0, else): -1, 0 or 1 and up to 2 below it, with
+    weights -1..1 and biases -32..31 so that the outputs do not all saturate."""
+    if near_zero:
+        channels = case.w.shape[-1]
+        case.w = np.clip(case.w // 64, -1, 1).astype(np.int8)
+        if case.bias is not None:
+            case.bias = (case.bias % 64 - 32).astype(np.int32)
+        top = data.draw(st.sampled_from([-1, 0, 1]))
+        below = data.draw(st.lists(st.integers(0, 2), min_size=channels, max_size=channels))
+        shift = np.array([top - b for b in below], np.int32)
+        shift[data.draw(st.integers(0, channels - 1))] = top
+        case.kwargs["shift"] = shift
+    assert_matches_reference_on_every_path(case)
 
 
 FUSED_CASES = [
