@@ -16,7 +16,8 @@ against `pyshrink.reference`:
 - fused conv + pool: windows of 1-9 pixels (several blocks), counts that are powers of
   two (shifts) or not (exact division by multiplication), all three rounding modes,
   overlapping pools (the ring), channel chunks;
-- avg/max pooling: channel tails, window counts.
+- avg/max pooling: channel tails, window counts; the max pools' strips (several per row,
+  or windows wider than the strip buffer), interiors and borders, input alignments.
 """
 
 from __future__ import annotations
@@ -26,11 +27,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import pyshrink as ps
-from kernel_paths import KERNEL_PATHS, cpu_has, on_path, path_params
+from kernel_paths import KERNEL_PATHS, available_paths, cpu_has, on_path, path_params
 from pyshrink import _ops
 from pyshrink._pyshrink import ffi, lib
+from strategies import act_range, pool_geometry, put_act
 
 INT32_MAX = 2**31 - 1
 
@@ -299,3 +303,37 @@ def test_every_path_agrees_with_every_other_on_one_layer_of_each_op(path: str) -
         with _ops.kernel_path("ref"):
             want = getattr(ps, op)(x, w, bias, **kw)
         np.testing.assert_array_equal(got, want)
+
+
+@given(data=st.data())
+def test_max_pool_strips_and_interiors(data: st.DataObject) -> None:
+    """The x86 max pools take, per output row, the vertical max of its window rows over a
+    strip of input columns (a 16 KB stack buffer: several strips when W * C is larger, each
+    window directly when pool_w * C is), then each pixel's horizontal max, with loops of
+    16/32/64-byte vectors for unclipped windows and clipped ones at the borders; the
+    vertical pass aligns its loads to the input's cache lines. Channel counts around those
+    widths and past the buffer, inputs at every 16-byte offset, windows 1-6 that overlap,
+    tile or skip, padding, batch 1-3, activation ranges; on every path."""
+    if data.draw(st.booleans(), label="strips"):  # rows of W * C > 16 KB; windows past it from C > 2730
+        c = data.draw(st.integers(300, 4200), label="c")
+        n, h = data.draw(st.integers(1, 2), label="n"), data.draw(st.integers(1, 4), label="h")
+        w = data.draw(st.integers(1, max(1, min(60, 200_000 // (n * h * c)))), label="w")
+    else:
+        c = data.draw(st.sampled_from([1, 3, 15, 16, 17, 31, 32, 33, 48, 63, 64, 65, 100, 128])
+                      | st.integers(1, 80), label="c")
+        n, h = data.draw(st.integers(1, 3), label="n"), data.draw(st.integers(1, 12), label="h")
+        w = data.draw(st.integers(1, 40), label="w")
+    kwargs, (oh, ow) = data.draw(pool_geometry(h, w, "tflite"), label="geometry")
+    put_act(kwargs, data.draw(act_range(), label="act"), ("act_min", "act_max"))
+    offset = data.draw(st.sampled_from([0, 1, 16, 32, 48]), label="offset")
+    size = n * h * w * c
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    base = np.empty(size + 128, np.int8)
+    start = (-base.ctypes.data) % 64 + offset
+    x = base[start:start + size].reshape(n, h, w, c)  # contiguous, at a chosen cache-line offset
+    x[...] = rng.integers(-128, 128, x.shape)
+    want = ps.reference.max_pool2d(x, **kwargs)
+    assert want.shape == (n, oh, ow, c)
+    for path in available_paths():
+        with on_path(path):
+            np.testing.assert_array_equal(ps.max_pool2d(x, **kwargs), want, err_msg=f"path {path}, {kwargs}")
