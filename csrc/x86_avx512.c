@@ -1227,6 +1227,67 @@ X5I void x5_max_pool_direct(const ps_pool_params *pool, const ps_dims *input_dim
     }
 }
 
+/* The vertical max of 64 bytes at p over rows rows (row_bytes apart), bytes in m only. */
+X5I __m512i x5_vmax_reg(const int8_t *p, size_t row_bytes, int32_t rows, __mmask64 m)
+{
+    __m512i a = _mm512_maskz_loadu_epi8(m, p);
+    for (int32_t r = 1; r < rows; r++) {
+        a = _mm512_max_epi8(a, _mm512_maskz_loadu_epi8(m, p + (size_t)r * row_bytes));
+    }
+    return a;
+}
+
+/* One output row of 32 channels, stride 2, windows of kw = 2 or 3 columns, from rows rows
+ * of the input at `rows0`: no buffer. V_j, the vertical max of columns 2j and 2j + 1 in a
+ * register, gives the unclipped pixel pair (j, j + 1) as the max of [V_j.lo | V_j+1.lo],
+ * [V_j.hi | V_j+1.hi] and, for kw = 3, [V_j+1.lo | V_j+2.lo]. Clipped windows (borders)
+ * and an odd last pixel take their window's max directly. */
+X5I void x5_max_row_c32_s2(const int8_t *rows0, size_t row_bytes, int32_t rows,
+                           const ps_pool_params *pool, int32_t in_w, int32_t out_w, int8_t *out)
+{
+    const __m512i lo = _mm512_set1_epi8((char)pool->act_min), hi = _mm512_set1_epi8((char)pool->act_max);
+    const int32_t kw = pool->pool_w, pad = pool->pad_left;
+    const __mmask64 half = x5_pool_mask(32);
+    int32_t pi0 = (pad + 1) / 2, pi1 = in_w + pad >= kw ? (in_w + pad - kw) / 2 + 1 : 0;
+    pi0 = pi0 > out_w ? out_w : pi0;
+    pi1 = pi1 > out_w ? out_w : pi1 < pi0 ? pi0 : pi1;
+    int32_t px = pi0;
+    const int8_t *p = rows0 + (size_t)(pi0 * 2 - pad) * 32;
+    __m512i vj = _mm512_setzero_si512();
+    if (px + 2 <= pi1) {
+        vj = x5_vmax_reg(p, row_bytes, rows, ~(__mmask64)0);
+    }
+    for (; px + 2 <= pi1; px += 2, p += 128) {
+        const __m512i v1 = x5_vmax_reg(p + 64, row_bytes, rows, ~(__mmask64)0);
+        __m512i best = _mm512_max_epi8(_mm512_shuffle_i64x2(vj, v1, _MM_SHUFFLE(1, 0, 1, 0)),
+                                       _mm512_shuffle_i64x2(vj, v1, _MM_SHUFFLE(3, 2, 3, 2)));
+        if (kw == 3) {
+            /* V_j+2, the next pair's V_j: column 2j + 5 only if a pixel past this pair reads it */
+            vj = x5_vmax_reg(p + 128, row_bytes, rows, px + 2 < pi1 ? ~(__mmask64)0 : half);
+            best = _mm512_max_epi8(best, _mm512_shuffle_i64x2(v1, vj, _MM_SHUFFLE(1, 0, 1, 0)));
+        } else if (px + 4 <= pi1) {
+            vj = x5_vmax_reg(p + 128, row_bytes, rows, ~(__mmask64)0);
+        }
+        _mm512_storeu_si512(out + (size_t)px * 32, _mm512_min_epi8(_mm512_max_epi8(best, lo), hi));
+    }
+    /* the rest: pixels before pi0, an odd one at pi1 - 1, those from pi1 on */
+    for (int32_t q = 0; q < out_w; q++) {
+        if (q == pi0) {
+            q = px;
+            if (q >= out_w) {
+                break;
+            }
+        }
+        int32_t x0, x1;
+        ps_pool_window(q, 2, pad, kw, in_w, &x0, &x1);
+        __m512i best = x5_vmax_reg(rows0 + (size_t)x0 * 32, row_bytes, rows, half);
+        for (int32_t x = x0 + 1; x < x1; x++) {
+            best = _mm512_max_epi8(best, x5_vmax_reg(rows0 + (size_t)x * 32, row_bytes, rows, half));
+        }
+        _mm512_mask_storeu_epi8(out + (size_t)q * 32, half, _mm512_min_epi8(_mm512_max_epi8(best, lo), hi));
+    }
+}
+
 /* Separable: per output row, the vertical max of its window's rows over a strip of input
  * columns (full vectors; shared by overlapping windows), then each pixel's horizontal max
  * over its window's columns. A one-row window reads the input row itself. */
@@ -1248,6 +1309,16 @@ X5 void ps_max_pool2d_avx512(const ps_pool_params *pool, const ps_dims *input_di
         for (int32_t py = 0; py < output_dims->h; py++) {
             int32_t y0, y1;
             ps_pool_window(py, pool->stride_h, pool->pad_top, pool->pool_h, in_h, &y0, &y1);
+            if (c == 32 && pool->stride_w == 2 && (pool->pool_w == 2 || pool->pool_w == 3)) {
+                if (y1 - y0 == 3) { /* the usual 3x3 window: the row loop unrolled */
+                    x5_max_row_c32_s2(image + (size_t)y0 * row_bytes, row_bytes, 3, pool, in_w, out_w, output);
+                } else {
+                    x5_max_row_c32_s2(image + (size_t)y0 * row_bytes, row_bytes, y1 - y0, pool, in_w, out_w,
+                                      output);
+                }
+                output += (size_t)out_w * c;
+                continue;
+            }
             for (int32_t pa = 0; pa < out_w; pa += strip) {
                 const int32_t pb = out_w - pa < strip ? out_w : pa + strip;
                 int32_t xa, xb, unused;

@@ -27,14 +27,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import pyshrink as ps
 from kernel_paths import KERNEL_PATHS, available_paths, cpu_has, on_path, path_params
 from pyshrink import _ops
 from pyshrink._pyshrink import ffi, lib
-from strategies import act_range, pool_geometry, put_act
+from strategies import act_range, int8_tensor, pool_geometry, put_act
 
 INT32_MAX = 2**31 - 1
 
@@ -311,29 +311,56 @@ def test_max_pool_strips_and_interiors(data: st.DataObject) -> None:
     strip of input columns (a 16 KB stack buffer: several strips when W * C is larger, each
     window directly when pool_w * C is), then each pixel's horizontal max, with loops of
     16/32/64-byte vectors for unclipped windows and clipped ones at the borders; the
-    vertical pass aligns its loads to the input's cache lines. Channel counts around those
-    widths and past the buffer, inputs at every 16-byte offset, windows 1-6 that overlap,
-    tile or skip, padding, batch 1-3, activation ranges; on every path."""
-    if data.draw(st.booleans(), label="strips"):  # rows of W * C > 16 KB; windows past it from C > 2730
+    vertical pass aligns its loads to the input's cache lines. 32 channels with stride 2 and
+    windows 2 or 3 wide have a row kernel of their own (pixel pairs from registers, no
+    buffer), a third of the examples, with any window height, stride and padding. Channel
+    counts around those widths and past the buffer, inputs at every 16-byte offset, windows
+    1-6 that overlap, tile or skip, padding, batch 1-3, activation ranges; on every path."""
+    mode = data.draw(st.sampled_from(["strips", "c32_s2", "any"]), label="mode")
+    if mode == "strips":  # rows of W * C > 16 KB; windows past the buffer from C > 2730
         c = data.draw(st.integers(300, 4200), label="c")
         n, h = data.draw(st.integers(1, 2), label="n"), data.draw(st.integers(1, 4), label="h")
         w = data.draw(st.integers(1, max(1, min(60, 200_000 // (n * h * c)))), label="w")
     else:
-        c = data.draw(st.sampled_from([1, 3, 15, 16, 17, 31, 32, 33, 48, 63, 64, 65, 100, 128])
-                      | st.integers(1, 80), label="c")
+        c = 32 if mode == "c32_s2" else data.draw(
+            st.sampled_from([1, 3, 15, 16, 17, 31, 32, 33, 48, 63, 64, 65, 100, 128]) | st.integers(1, 80), label="c")
         n, h = data.draw(st.integers(1, 3), label="n"), data.draw(st.integers(1, 12), label="h")
         w = data.draw(st.integers(1, 40), label="w")
-    kwargs, (oh, ow) = data.draw(pool_geometry(h, w, "tflite"), label="geometry")
+    if mode == "c32_s2":  # the 32-channel row kernel: stride 2, windows 2 or 3 wide, any height
+        kh, sh = data.draw(st.integers(1, 6), label="kh"), data.draw(st.integers(1, 6), label="sh")
+        kw = data.draw(st.sampled_from([2, 3]), label="kw")
+        pads = [data.draw(st.integers(0, k - 1), label="pad") for k in (kh, kh, kw, kw)]
+        assume(h + pads[0] + pads[1] >= kh and w + pads[2] + pads[3] >= kw)
+        kwargs: dict[str, Any] = dict(pool=(kh, kw), stride=(sh, 2), padding=tuple(pads))
+        oh, ow = (h + pads[0] + pads[1] - kh) // sh + 1, (w + pads[2] + pads[3] - kw) // 2 + 1
+    else:
+        kwargs, (oh, ow) = data.draw(pool_geometry(h, w, "tflite"), label="geometry")
     put_act(kwargs, data.draw(act_range(), label="act"), ("act_min", "act_max"))
     offset = data.draw(st.sampled_from([0, 1, 16, 32, 48]), label="offset")
     size = n * h * w * c
-    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
     base = np.empty(size + 128, np.int8)
     start = (-base.ctypes.data) % 64 + offset
     x = base[start:start + size].reshape(n, h, w, c)  # contiguous, at a chosen cache-line offset
-    x[...] = rng.integers(-128, 128, x.shape)
+    x[...] = int8_tensor(data.draw, (n, h, w, c))  # uniform, extremes, constant, small, sparse
     want = ps.reference.max_pool2d(x, **kwargs)
     assert want.shape == (n, oh, ow, c)
     for path in available_paths():
         with on_path(path):
             np.testing.assert_array_equal(ps.max_pool2d(x, **kwargs), want, err_msg=f"path {path}, {kwargs}")
+
+
+@pytest.mark.parametrize("path", path_params())
+def test_max_pool_c32_s2_every_width(path: str) -> None:
+    """The 32-channel stride-2 row kernel on every width 1-20 and left/right padding, windows
+    2 and 3 wide and 1-3 high: every count and parity of pixel pairs, with the borders and the
+    odd last pixel. Inputs all negative as well as mixed, so that a lane loaded as 0 (masked)
+    where the window has data shows."""
+    rng = np.random.default_rng(7)
+    for w, kw, kh in itertools.product(range(1, 21), (2, 3), (1, 2, 3)):
+        for left, right in itertools.product(range(kw), range(kw)):
+            if w + left + right < kw:
+                continue
+            for negative in (True, False):
+                x = rng.integers(-128, -60 if negative else 128, (2, kh + 2, w, 32), dtype=np.int8)
+                kw_args = dict(pool=(kh, kw), stride=(2, 2), padding=(0, kh - 1, left, right))
+                _check("max_pool2d", x, None, kw_args, path)
