@@ -998,8 +998,19 @@ X5 void ps_abs_sum_columns_avx512(const int8_t *filter, int32_t taps, ptrdiff_t 
 
 /* ---- pooling ------------------------------------------------------------------------ */
 
-X5 void ps_avg_pool2d_avx512(const ps_pool_params *pool, const ps_dims *input_dims,
-                             const int8_t *input, const ps_dims *output_dims, int8_t *output)
+/* Bytes of one strip of vertical maxima (max pooling) on the stack. */
+#define X5_POOL_BUF 16384
+
+/* The first len (>= 1) bytes of a vector. */
+X5I __mmask64 x5_pool_mask(int32_t len)
+{
+    return len >= 64 ? ~(__mmask64)0 : (__mmask64)((UINT64_C(1) << len) - 1u);
+}
+
+/* Windows taller than 256 rows (int16 column sums could overflow) or wider than the strip
+ * buffer: each window directly. */
+X5I void x5_avg_pool_direct(const ps_pool_params *pool, const ps_dims *input_dims,
+                            const int8_t *input, const ps_dims *output_dims, int8_t *output)
 {
     const int32_t in_h = input_dims->h, in_w = input_dims->w, c = input_dims->c;
     int32_t sums[16] __attribute__((aligned(64)));
@@ -1053,13 +1064,137 @@ X5 void ps_avg_pool2d_avx512(const ps_pool_params *pool, const ps_dims *input_di
     }
 }
 
-/* Bytes of one strip of vertical maxima (max pooling) on the stack. */
-#define X5_POOL_BUF 16384
+/* int16 column sums of one strip of average pooling on the stack. */
+#define X5_AVG_BUF 8192
 
-/* The first len (>= 1) bytes of a vector. */
-X5I __mmask64 x5_pool_mask(int32_t len)
+/* dst[i] = sum over r < rows of src[r * row_bytes + i], i < bytes, in int16 (rows <= 256:
+ * |sum| <= 128 * 256 fits), 32 bytes per vector along the contiguous run. */
+X5I void x5_vsum16(const int8_t *src, size_t row_bytes, int32_t rows, int32_t bytes, int16_t *dst)
 {
-    return len >= 64 ? ~(__mmask64)0 : (__mmask64)((UINT64_C(1) << len) - 1u);
+    for (int32_t i = 0; i < bytes; i += 32) {
+        const __mmask32 m = (__mmask32)x5_pool_mask(bytes - i);
+        const int8_t *p = src + i;
+        __m512i a = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, p));
+        for (int32_t r = 1; r < rows; r++) {
+            p += row_bytes;
+            a = _mm512_add_epi16(a, _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, p)));
+        }
+        _mm512_mask_storeu_epi16(dst + i, m, a);
+    }
+}
+
+/* The average of a power-of-two count <= 256 in int16 lanes: the window sums lie in
+ * [-128 * 256, 127 * 256], so they and (for "tflite" rounding) |sum| + count / 2 <= 2^15 + 128,
+ * taken as unsigned 16-bit, are exact. */
+typedef struct {
+    __m128i k;
+    __m512i half, lo, hi;
+    ps_pool_rounding rounding;
+} x5_avg16;
+
+X5I int x5_avg16_init(x5_avg16 *a, int32_t count, const ps_pool_params *pool)
+{
+    const int k = ps_exact_log2(count);
+    if (k < 0 || count > 256) {
+        return 0;
+    }
+    a->k = _mm_cvtsi32_si128(k);
+    a->half = _mm512_set1_epi16((short)(count / 2));
+    a->lo = _mm512_set1_epi16((short)pool->act_min);
+    a->hi = _mm512_set1_epi16((short)pool->act_max);
+    a->rounding = pool->rounding;
+    return 1;
+}
+
+X5I __m512i x5_avg16_apply(const x5_avg16 *a, __m512i s)
+{
+    __m512i v;
+    if (a->rounding == PS_ROUND_FLOOR) {
+        v = _mm512_sra_epi16(s, a->k);
+    } else if (a->rounding == PS_ROUND_HALF_UP) {
+        v = _mm512_sra_epi16(_mm512_add_epi16(s, a->half), a->k);
+    } else { /* half away from zero: sign(s) * ((|s| + half) >> k), |s| unsigned (|-2^15| = 2^15) */
+        v = _mm512_srl_epi16(_mm512_add_epi16(_mm512_abs_epi16(s), a->half), a->k);
+        v = _mm512_mask_sub_epi16(v, _mm512_cmple_epi16_mask(s, _mm512_setzero_si512()),
+                                  _mm512_setzero_si512(), v);
+    }
+    return _mm512_min_epi16(_mm512_max_epi16(v, a->lo), a->hi);
+}
+
+/* Separable, as the max pool: per output row, the int16 sums of its window rows over a
+ * strip of input columns, then each pixel's sum over its window's columns in int32 and
+ * the average of the window's count (x5_avg_apply; ps_pool_average_run past 2^20). */
+X5 void ps_avg_pool2d_avx512(const ps_pool_params *pool, const ps_dims *input_dims,
+                             const int8_t *input, const ps_dims *output_dims, int8_t *output)
+{
+    const int32_t in_h = input_dims->h, in_w = input_dims->w, c = input_dims->c;
+    const int32_t out_w = output_dims->w;
+    if (pool->pool_h > 256 || (int64_t)pool->pool_w * c > X5_AVG_BUF) {
+        x5_avg_pool_direct(pool, input_dims, input, output_dims, output);
+        return;
+    }
+    int16_t buf[X5_AVG_BUF + 32] __attribute__((aligned(64)));
+    int32_t sums[16] __attribute__((aligned(64)));
+    x5_avg a;
+    x5_avg16 a16;
+    memset(&a, 0, sizeof a); /* set on the first window; zeroed for the compiler's sake */
+    memset(&a16, 0, sizeof a16);
+    int32_t avg_count = -1;
+    int vector_avg = 0, shift16 = 0;
+    const int32_t strip = (X5_AVG_BUF / c - pool->pool_w) / pool->stride_w + 1;
+    const size_t row_bytes = (size_t)in_w * c;
+    for (int32_t n = 0; n < input_dims->n; n++) {
+        const int8_t *image = input + (size_t)n * in_h * row_bytes;
+        for (int32_t py = 0; py < output_dims->h; py++) {
+            int32_t y0, y1;
+            ps_pool_window(py, pool->stride_h, pool->pad_top, pool->pool_h, in_h, &y0, &y1);
+            for (int32_t pa = 0; pa < out_w; pa += strip) {
+                const int32_t pb = out_w - pa < strip ? out_w : pa + strip;
+                int32_t xa, xb, unused;
+                ps_pool_window(pa, pool->stride_w, pool->pad_left, pool->pool_w, in_w, &xa, &unused);
+                ps_pool_window(pb - 1, pool->stride_w, pool->pad_left, pool->pool_w, in_w, &unused, &xb);
+                x5_vsum16(image + (size_t)y0 * row_bytes + (size_t)xa * c, row_bytes, y1 - y0,
+                          (xb - xa) * c, buf);
+                for (int32_t px = pa; px < pb; px++, output += c) {
+                    int32_t x0, x1;
+                    ps_pool_window(px, pool->stride_w, pool->pad_left, pool->pool_w, in_w, &x0, &x1);
+                    const int32_t count = (y1 - y0) * (x1 - x0);
+                    if (count != avg_count) {
+                        vector_avg = x5_avg_init(&a, count, pool);
+                        shift16 = x5_avg16_init(&a16, count, pool);
+                        avg_count = count;
+                    }
+                    const int16_t *col = buf + (size_t)(x0 - xa) * c;
+                    if (shift16) { /* 32 channels per vector, all in int16 */
+                        for (int32_t c0 = 0; c0 < c; c0 += 32) {
+                            const __mmask32 m = (__mmask32)x5_pool_mask(c - c0);
+                            __m512i s = _mm512_maskz_loadu_epi16(m, col + c0);
+                            for (int32_t x = 1; x < x1 - x0; x++) {
+                                s = _mm512_add_epi16(s, _mm512_maskz_loadu_epi16(m, col + (size_t)x * c + c0));
+                            }
+                            _mm512_mask_cvtepi16_storeu_epi8(output + c0, m, x5_avg16_apply(&a16, s));
+                        }
+                        continue;
+                    }
+                    for (int32_t c0 = 0; c0 < c; c0 += 16) {
+                        const int32_t len = c - c0 < 16 ? c - c0 : 16;
+                        const __mmask16 m = x5_lanes(len);
+                        __m512i s = _mm512_cvtepi16_epi32(_mm256_maskz_loadu_epi16(m, col + c0));
+                        for (int32_t x = 1; x < x1 - x0; x++) {
+                            s = _mm512_add_epi32(s, _mm512_cvtepi16_epi32(
+                                                        _mm256_maskz_loadu_epi16(m, col + (size_t)x * c + c0)));
+                        }
+                        if (vector_avg) {
+                            _mm512_mask_cvtepi32_storeu_epi8(output + c0, m, x5_avg_apply(&a, s));
+                        } else {
+                            _mm512_store_si512(sums, s);
+                            ps_pool_average_run(sums, count, len, pool, output + c0);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /* One vector of vertical maxima: dst[i] = max over r < rows of src[r * row_bytes + i], i in m. */

@@ -364,3 +364,62 @@ def test_max_pool_c32_s2_every_width(path: str) -> None:
                 x = rng.integers(-128, -60 if negative else 128, (2, kh + 2, w, 32), dtype=np.int8)
                 kw_args = dict(pool=(kh, kw), stride=(2, 2), padding=(0, kh - 1, left, right))
                 _check("max_pool2d", x, None, kw_args, path)
+
+
+@given(data=st.data())
+def test_avg_pool_strips_and_counts(data: st.DataObject) -> None:
+    """The AVX-512 average pool sums each output row's window rows in int16 over a strip of
+    input columns (an 8 KB buffer of sums: several strips when W * C is larger; windows of
+    more than 256 rows or wider than the buffer are summed directly), then each pixel's
+    columns: in int16 lanes with shifts where the count is a power of two <= 256, else in
+    int32 (magic division). Wide rows, tall windows (up to 300 rows, counts past 256),
+    channel counts around 16/32/64, all roundings, input alignments, batch, padding,
+    activation ranges; on every path."""
+    mode = data.draw(st.sampled_from(["strips", "tall", "any"]), label="mode")
+    if mode == "strips":
+        c = data.draw(st.integers(150, 4200), label="c")
+        n, h = data.draw(st.integers(1, 2), label="n"), data.draw(st.integers(1, 4), label="h")
+        w = data.draw(st.integers(1, max(1, min(60, 200_000 // (n * h * c)))), label="w")
+    elif mode == "tall":
+        c = data.draw(st.integers(1, 40), label="c")
+        n, h, w = 1, data.draw(st.integers(200, 300), label="h"), data.draw(st.integers(1, 4), label="w")
+    else:
+        c = data.draw(st.sampled_from([1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100]) | st.integers(1, 80), label="c")
+        n, h = data.draw(st.integers(1, 3), label="n"), data.draw(st.integers(1, 12), label="h")
+        w = data.draw(st.integers(1, 40), label="w")
+    rounding = data.draw(st.sampled_from(["tflite", "tflite", "floor", "half_up"]), label="rounding")
+    if mode == "tall":  # valid windows, all full: power-of-two counts up to 1024 for the shifts
+        kh = data.draw(st.sampled_from([k for k in (1, 2, 4, 8, 16, 32, 64, 128, 256) if k <= h])
+                       | (st.integers(1, h) if rounding == "tflite" else st.nothing()), label="kh")
+        kw = data.draw(st.sampled_from([k for k in (1, 2, 4) if k <= w])
+                       | (st.integers(1, w) if rounding == "tflite" else st.nothing()), label="kw")
+        sh, sw = data.draw(st.integers(1, 50), label="sh"), data.draw(st.integers(1, 3), label="sw")
+        kwargs: dict[str, Any] = dict(pool=(kh, kw), stride=(sh, sw))
+        oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+    else:
+        kwargs, (oh, ow) = data.draw(pool_geometry(h, w, rounding), label="geometry")
+    kwargs["rounding"] = rounding
+    put_act(kwargs, data.draw(act_range(), label="act"), ("act_min", "act_max"))
+    offset = data.draw(st.sampled_from([0, 1, 16, 32, 48]), label="offset")
+    size = n * h * w * c
+    base = np.empty(size + 128, np.int8)
+    start = (-base.ctypes.data) % 64 + offset
+    x = base[start:start + size].reshape(n, h, w, c)  # contiguous, at a chosen cache-line offset
+    x[...] = int8_tensor(data.draw, (n, h, w, c))
+    want = ps.reference.avg_pool2d(x, **kwargs)
+    assert want.shape == (n, oh, ow, c)
+    for path in available_paths():
+        with on_path(path):
+            np.testing.assert_array_equal(ps.avg_pool2d(x, **kwargs), want, err_msg=f"path {path}, {kwargs}")
+
+
+@pytest.mark.parametrize("path", path_params())
+@pytest.mark.parametrize("rounding", ["tflite", "floor", "half_up"])
+def test_avg_pool_int16_bounds(rounding: str, path: str) -> None:
+    """Window counts of 256 (summed in int16 lanes on the AVX-512 path: sums down to -2^15)
+    and 512 (int32), all -128, all 127 and mixed, 33 channels (a 32-lane vector and a tail)."""
+    rng = np.random.default_rng(11)
+    for pool in ((256, 1), (128, 2), (64, 4), (256, 2), (128, 4)):
+        for x in (np.full((1, 256, 4, 33), -128, np.int8), np.full((1, 256, 4, 33), 127, np.int8),
+                  rng.integers(-128, 128, (1, 256, 4, 33), dtype=np.int8)):
+            _check("avg_pool2d", x, None, dict(pool=pool, stride=(1, 2), rounding=rounding), path)
