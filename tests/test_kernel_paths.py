@@ -309,13 +309,14 @@ def test_every_path_agrees_with_every_other_on_one_layer_of_each_op(path: str) -
 def test_max_pool_strips_and_interiors(data: st.DataObject) -> None:
     """The x86 max pools take, per output row, the vertical max of its window rows over a
     strip of input columns (a 16 KB stack buffer: several strips when W * C is larger, each
-    window directly when pool_w * C is), then each pixel's horizontal max, with loops of
-    16/32/64-byte vectors for unclipped windows and clipped ones at the borders; the
-    vertical pass aligns its loads to the input's cache lines. 32 channels with stride 2 and
-    windows 2 or 3 wide have a row kernel of their own (pixel pairs from registers, no
-    buffer), a third of the examples, with any window height, stride and padding. Channel
-    counts around those widths and past the buffer, inputs at every 16-byte offset, windows
-    1-6 that overlap, tile or skip, padding, batch 1-3, activation ranges; on every path."""
+    window directly when pool_w * C is), then each pixel's horizontal max. AVX-512: loops
+    of 16/32/64-byte vectors for unclipped windows, clipped ones at the borders, vertical
+    loads aligned to the input's cache lines, and a row kernel of its own for 32 channels,
+    stride 2, windows 2 or 3 wide (pixel pairs from registers; a third of the examples,
+    any window height, stride and padding). AVX2: 32-byte vectors, partial ones stored past
+    the pixel or, at the output's end, byte by byte. Channel counts around those widths
+    and past the buffer, inputs at every 16-byte offset, windows 1-6 that overlap, tile or
+    skip, padding, batch 1-3, activation ranges; on every path."""
     mode = data.draw(st.sampled_from(["strips", "c32_s2", "any"]), label="mode")
     if mode == "strips":  # rows of W * C > 16 KB; windows past the buffer from C > 2730
         c = data.draw(st.integers(300, 4200), label="c")
