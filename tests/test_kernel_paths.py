@@ -16,8 +16,10 @@ against `pyshrink.reference`:
 - fused conv + pool: windows of 1-9 pixels (several blocks), counts that are powers of
   two (shifts) or not (exact division by multiplication), all three rounding modes,
   overlapping pools (the ring), channel chunks;
-- avg/max pooling: channel tails, window counts; the max pools' strips (several per row,
-  or windows wider than the strip buffer), interiors and borders, input alignments.
+- avg/max pooling: channel tails, window counts; the separable pools' strips (several per
+  row, or windows wider than the strip buffer), interiors and borders, input alignments,
+  the 32-channel stride-2 max row kernel, the int16 sums of the AVX-512 average and their
+  bounds.
 """
 
 from __future__ import annotations
