@@ -713,8 +713,9 @@ X2 void ps_avg_pool2d_avx2(const ps_pool_params *pool, const ps_dims *input_dims
     }
 }
 
-X2 void ps_max_pool2d_avx2(const ps_pool_params *pool, const ps_dims *input_dims,
-                           const int8_t *input, const ps_dims *output_dims, int8_t *output)
+/* Windows wider than the strip buffer: each window directly. */
+X2I void x2_max_pool_direct(const ps_pool_params *pool, const ps_dims *input_dims,
+                            const int8_t *input, const ps_dims *output_dims, int8_t *output)
 {
     const int32_t in_h = input_dims->h, in_w = input_dims->w, c = input_dims->c;
     const __m256i lo = _mm256_set1_epi8((char)pool->act_min), hi = _mm256_set1_epi8((char)pool->act_max);
@@ -748,6 +749,95 @@ X2 void ps_max_pool2d_avx2(const ps_pool_params *pool, const ps_dims *input_dims
                     best = _mm256_min_epi8(_mm256_max_epi8(best, lo), hi);
                     _mm256_store_si256((__m256i *)(void *)tmp, best);
                     memcpy(output + c0, tmp, (size_t)len);
+                }
+            }
+        }
+    }
+}
+
+/* Bytes of one strip of vertical maxima (max pooling) on the stack. */
+#define X2_POOL_BUF 16384
+
+/* dst[i] = max over r < rows of src[r * row_bytes + i], i < bytes: 32-byte vectors along
+ * the contiguous run; the tail is redone by the vector ending at `bytes` (the same maxima
+ * again), and a run shorter than a vector goes byte by byte. */
+X2I void x2_vmax(const int8_t *src, size_t row_bytes, int32_t rows, int32_t bytes, int8_t *dst)
+{
+    if (bytes < 32) {
+        for (int32_t i = 0; i < bytes; i++) {
+            int8_t m = src[i];
+            for (int32_t r = 1; r < rows; r++) {
+                const int8_t v = src[(size_t)r * row_bytes + i];
+                m = v > m ? v : m;
+            }
+            dst[i] = m;
+        }
+        return;
+    }
+    for (int32_t i = 0; i < bytes; i += 32) {
+        if (i > bytes - 32) {
+            i = bytes - 32;
+        }
+        const int8_t *p = src + i;
+        __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)p);
+        for (int32_t r = 1; r < rows; r++) {
+            p += row_bytes;
+            a = _mm256_max_epi8(a, _mm256_loadu_si256((const __m256i *)(const void *)p));
+        }
+        _mm256_storeu_si256((__m256i *)(void *)(dst + i), a);
+    }
+}
+
+/* Separable, as the AVX-512 path: per output row, the vertical max of its window rows over
+ * a strip of input columns into buf, then each pixel's horizontal max over its window's
+ * columns in 32-byte vectors. Loads may run up to 32 bytes past a pixel's channels (inside
+ * buf); a store of a partial vector writes past the pixel too, into pixels written later,
+ * except at the end of the output, where the bytes go through tmp. */
+X2 void ps_max_pool2d_avx2(const ps_pool_params *pool, const ps_dims *input_dims,
+                           const int8_t *input, const ps_dims *output_dims, int8_t *output)
+{
+    const int32_t in_h = input_dims->h, in_w = input_dims->w, c = input_dims->c;
+    const int32_t out_w = output_dims->w;
+    const __m256i lo = _mm256_set1_epi8((char)pool->act_min), hi = _mm256_set1_epi8((char)pool->act_max);
+    int8_t tmp[32] __attribute__((aligned(32)));
+    if ((int64_t)pool->pool_w * c > X2_POOL_BUF) { /* windows wider than the strip buffer */
+        x2_max_pool_direct(pool, input_dims, input, output_dims, output);
+        return;
+    }
+    int8_t buf[X2_POOL_BUF + 32] __attribute__((aligned(32)));
+    memset(buf + X2_POOL_BUF, 0, 32); /* read past the last pixel, never stored */
+    const int32_t strip = (X2_POOL_BUF / c - pool->pool_w) / pool->stride_w + 1;
+    const size_t row_bytes = (size_t)in_w * c;
+    const int8_t *const end = output + (size_t)output_dims->n * output_dims->h * out_w * c;
+    for (int32_t n = 0; n < input_dims->n; n++) {
+        const int8_t *image = input + (size_t)n * in_h * row_bytes;
+        for (int32_t py = 0; py < output_dims->h; py++) {
+            int32_t y0, y1;
+            ps_pool_window(py, pool->stride_h, pool->pad_top, pool->pool_h, in_h, &y0, &y1);
+            for (int32_t pa = 0; pa < out_w; pa += strip) {
+                const int32_t pb = out_w - pa < strip ? out_w : pa + strip;
+                int32_t xa, xb, unused;
+                ps_pool_window(pa, pool->stride_w, pool->pad_left, pool->pool_w, in_w, &xa, &unused);
+                ps_pool_window(pb - 1, pool->stride_w, pool->pad_left, pool->pool_w, in_w, &unused, &xb);
+                x2_vmax(image + (size_t)y0 * row_bytes + (size_t)xa * c, row_bytes, y1 - y0, (xb - xa) * c, buf);
+                for (int32_t px = pa; px < pb; px++, output += c) {
+                    int32_t x0, x1;
+                    ps_pool_window(px, pool->stride_w, pool->pad_left, pool->pool_w, in_w, &x0, &x1);
+                    const int8_t *p = buf + (size_t)(x0 - xa) * c;
+                    for (int32_t c0 = 0; c0 < c; c0 += 32) {
+                        __m256i best = _mm256_loadu_si256((const __m256i *)(const void *)(p + c0));
+                        for (int32_t x = 1; x < x1 - x0; x++) {
+                            best = _mm256_max_epi8(
+                                best, _mm256_loadu_si256((const __m256i *)(const void *)(p + (size_t)x * c + c0)));
+                        }
+                        best = _mm256_min_epi8(_mm256_max_epi8(best, lo), hi);
+                        if (c - c0 >= 32 || end - (output + c0) >= 32) {
+                            _mm256_storeu_si256((__m256i *)(void *)(output + c0), best);
+                        } else {
+                            _mm256_store_si256((__m256i *)(void *)tmp, best);
+                            memcpy(output + c0, tmp, (size_t)(c - c0));
+                        }
+                    }
                 }
             }
         }

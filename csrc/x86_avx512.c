@@ -1334,8 +1334,19 @@ X5 void ps_abs_sum_columns_avx512(const int8_t *filter, int32_t taps, ptrdiff_t 
 
 /* ---- pooling ------------------------------------------------------------------------ */
 
-X5 void ps_avg_pool2d_avx512(const ps_pool_params *pool, const ps_dims *input_dims,
-                             const int8_t *input, const ps_dims *output_dims, int8_t *output)
+/* Bytes of one strip of vertical maxima (max pooling) on the stack. */
+#define X5_POOL_BUF 16384
+
+/* The first len (>= 1) bytes of a vector. */
+X5I __mmask64 x5_pool_mask(int32_t len)
+{
+    return len >= 64 ? ~(__mmask64)0 : (__mmask64)((UINT64_C(1) << len) - 1u);
+}
+
+/* Windows taller than 256 rows (int16 column sums could overflow) or wider than the strip
+ * buffer: each window directly. */
+X5I void x5_avg_pool_direct(const ps_pool_params *pool, const ps_dims *input_dims,
+                            const int8_t *input, const ps_dims *output_dims, int8_t *output)
 {
     const int32_t in_h = input_dims->h, in_w = input_dims->w, c = input_dims->c;
     int32_t sums[16] __attribute__((aligned(64)));
@@ -1389,8 +1400,276 @@ X5 void ps_avg_pool2d_avx512(const ps_pool_params *pool, const ps_dims *input_di
     }
 }
 
-X5 void ps_max_pool2d_avx512(const ps_pool_params *pool, const ps_dims *input_dims,
+/* int16 column sums of one strip of average pooling on the stack. */
+#define X5_AVG_BUF 8192
+
+/* dst[i] = sum over r < rows of src[r * row_bytes + i], i < bytes, in int16 (rows <= 256:
+ * |sum| <= 128 * 256 fits), 32 bytes per vector along the contiguous run. */
+X5I void x5_vsum16(const int8_t *src, size_t row_bytes, int32_t rows, int32_t bytes, int16_t *dst)
+{
+    for (int32_t i = 0; i < bytes; i += 32) {
+        const __mmask32 m = (__mmask32)x5_pool_mask(bytes - i);
+        const int8_t *p = src + i;
+        __m512i a = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, p));
+        for (int32_t r = 1; r < rows; r++) {
+            p += row_bytes;
+            a = _mm512_add_epi16(a, _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, p)));
+        }
+        _mm512_mask_storeu_epi16(dst + i, m, a);
+    }
+}
+
+/* The average of a power-of-two count <= 256 in int16 lanes: the window sums lie in
+ * [-128 * 256, 127 * 256], so they and (for "tflite" rounding) |sum| + count / 2 <= 2^15 + 128,
+ * taken as unsigned 16-bit, are exact. */
+typedef struct {
+    __m128i k;
+    __m512i half, lo, hi;
+    ps_pool_rounding rounding;
+} x5_avg16;
+
+X5I int x5_avg16_init(x5_avg16 *a, int32_t count, const ps_pool_params *pool)
+{
+    const int k = ps_exact_log2(count);
+    if (k < 0 || count > 256) {
+        return 0;
+    }
+    a->k = _mm_cvtsi32_si128(k);
+    a->half = _mm512_set1_epi16((short)(count / 2));
+    a->lo = _mm512_set1_epi16((short)pool->act_min);
+    a->hi = _mm512_set1_epi16((short)pool->act_max);
+    a->rounding = pool->rounding;
+    return 1;
+}
+
+X5I __m512i x5_avg16_apply(const x5_avg16 *a, __m512i s)
+{
+    __m512i v;
+    if (a->rounding == PS_ROUND_FLOOR) {
+        v = _mm512_sra_epi16(s, a->k);
+    } else if (a->rounding == PS_ROUND_HALF_UP) {
+        v = _mm512_sra_epi16(_mm512_add_epi16(s, a->half), a->k);
+    } else { /* half away from zero: sign(s) * ((|s| + half) >> k), |s| unsigned (|-2^15| = 2^15) */
+        v = _mm512_srl_epi16(_mm512_add_epi16(_mm512_abs_epi16(s), a->half), a->k);
+        v = _mm512_mask_sub_epi16(v, _mm512_cmple_epi16_mask(s, _mm512_setzero_si512()),
+                                  _mm512_setzero_si512(), v);
+    }
+    return _mm512_min_epi16(_mm512_max_epi16(v, a->lo), a->hi);
+}
+
+/* Separable, as the max pool: per output row, the int16 sums of its window rows over a
+ * strip of input columns, then each pixel's sum over its window's columns in int32 and
+ * the average of the window's count (x5_avg_apply; ps_pool_average_run past 2^20). */
+X5 void ps_avg_pool2d_avx512(const ps_pool_params *pool, const ps_dims *input_dims,
                              const int8_t *input, const ps_dims *output_dims, int8_t *output)
+{
+    const int32_t in_h = input_dims->h, in_w = input_dims->w, c = input_dims->c;
+    const int32_t out_w = output_dims->w;
+    if (pool->pool_h > 256 || (int64_t)pool->pool_w * c > X5_AVG_BUF) {
+        x5_avg_pool_direct(pool, input_dims, input, output_dims, output);
+        return;
+    }
+    int16_t buf[X5_AVG_BUF + 32] __attribute__((aligned(64)));
+    int32_t sums[16] __attribute__((aligned(64)));
+    x5_avg a;
+    x5_avg16 a16;
+    memset(&a, 0, sizeof a); /* set on the first window; zeroed for the compiler's sake */
+    memset(&a16, 0, sizeof a16);
+    int32_t avg_count = -1;
+    int vector_avg = 0, shift16 = 0;
+    const int32_t strip = (X5_AVG_BUF / c - pool->pool_w) / pool->stride_w + 1;
+    const size_t row_bytes = (size_t)in_w * c;
+    for (int32_t n = 0; n < input_dims->n; n++) {
+        const int8_t *image = input + (size_t)n * in_h * row_bytes;
+        for (int32_t py = 0; py < output_dims->h; py++) {
+            int32_t y0, y1;
+            ps_pool_window(py, pool->stride_h, pool->pad_top, pool->pool_h, in_h, &y0, &y1);
+            for (int32_t pa = 0; pa < out_w; pa += strip) {
+                const int32_t pb = out_w - pa < strip ? out_w : pa + strip;
+                int32_t xa, xb, unused;
+                ps_pool_window(pa, pool->stride_w, pool->pad_left, pool->pool_w, in_w, &xa, &unused);
+                ps_pool_window(pb - 1, pool->stride_w, pool->pad_left, pool->pool_w, in_w, &unused, &xb);
+                x5_vsum16(image + (size_t)y0 * row_bytes + (size_t)xa * c, row_bytes, y1 - y0,
+                          (xb - xa) * c, buf);
+                for (int32_t px = pa; px < pb; px++, output += c) {
+                    int32_t x0, x1;
+                    ps_pool_window(px, pool->stride_w, pool->pad_left, pool->pool_w, in_w, &x0, &x1);
+                    const int32_t count = (y1 - y0) * (x1 - x0);
+                    if (count != avg_count) {
+                        vector_avg = x5_avg_init(&a, count, pool);
+                        shift16 = x5_avg16_init(&a16, count, pool);
+                        avg_count = count;
+                    }
+                    const int16_t *col = buf + (size_t)(x0 - xa) * c;
+                    if (shift16) { /* 32 channels per vector, all in int16 */
+                        for (int32_t c0 = 0; c0 < c; c0 += 32) {
+                            const __mmask32 m = (__mmask32)x5_pool_mask(c - c0);
+                            __m512i s = _mm512_maskz_loadu_epi16(m, col + c0);
+                            for (int32_t x = 1; x < x1 - x0; x++) {
+                                s = _mm512_add_epi16(s, _mm512_maskz_loadu_epi16(m, col + (size_t)x * c + c0));
+                            }
+                            _mm512_mask_cvtepi16_storeu_epi8(output + c0, m, x5_avg16_apply(&a16, s));
+                        }
+                        continue;
+                    }
+                    for (int32_t c0 = 0; c0 < c; c0 += 16) {
+                        const int32_t len = c - c0 < 16 ? c - c0 : 16;
+                        const __mmask16 m = x5_lanes(len);
+                        __m512i s = _mm512_cvtepi16_epi32(_mm256_maskz_loadu_epi16(m, col + c0));
+                        for (int32_t x = 1; x < x1 - x0; x++) {
+                            s = _mm512_add_epi32(s, _mm512_cvtepi16_epi32(
+                                                        _mm256_maskz_loadu_epi16(m, col + (size_t)x * c + c0)));
+                        }
+                        if (vector_avg) {
+                            _mm512_mask_cvtepi32_storeu_epi8(output + c0, m, x5_avg_apply(&a, s));
+                        } else {
+                            _mm512_store_si512(sums, s);
+                            ps_pool_average_run(sums, count, len, pool, output + c0);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* One vector of vertical maxima: dst[i] = max over r < rows of src[r * row_bytes + i], i in m. */
+X5I void x5_vmax_vec(const int8_t *src, size_t row_bytes, int32_t rows, __mmask64 m, int8_t *dst)
+{
+    __m512i a = _mm512_maskz_loadu_epi8(m, src);
+    for (int32_t r = 1; r < rows; r++) {
+        src += row_bytes;
+        a = _mm512_max_epi8(a, _mm512_maskz_loadu_epi8(m, src));
+    }
+    _mm512_mask_storeu_epi8(dst, m, a);
+}
+
+/* Vertical maxima of bytes [head, end) from src (64-byte aligned: head = the run's offset
+ * in its first vector, so the first row's loads never split a cache line) into dst (the
+ * same offsets). A run of pixels is contiguous whatever C is: full vectors along it, 4 per
+ * pass over the rows. The masked loads read nothing outside [head, end). */
+X5I void x5_vmax(const int8_t *src, size_t row_bytes, int32_t rows, int32_t head, int32_t end,
+                 int8_t *dst)
+{
+    int32_t i = 0;
+    if (head > 0) {
+        x5_vmax_vec(src, row_bytes, rows, x5_pool_mask(end) & ~x5_pool_mask(head), dst);
+        i = 64;
+    }
+    for (; i + 256 <= end; i += 256) {
+        const int8_t *p = src + i;
+        __m512i a = _mm512_loadu_si512(p), b = _mm512_loadu_si512(p + 64);
+        __m512i c = _mm512_loadu_si512(p + 128), d = _mm512_loadu_si512(p + 192);
+        for (int32_t r = 1; r < rows; r++) {
+            p += row_bytes;
+            a = _mm512_max_epi8(a, _mm512_loadu_si512(p));
+            b = _mm512_max_epi8(b, _mm512_loadu_si512(p + 64));
+            c = _mm512_max_epi8(c, _mm512_loadu_si512(p + 128));
+            d = _mm512_max_epi8(d, _mm512_loadu_si512(p + 192));
+        }
+        _mm512_storeu_si512(dst + i, a);
+        _mm512_storeu_si512(dst + i + 64, b);
+        _mm512_storeu_si512(dst + i + 128, c);
+        _mm512_storeu_si512(dst + i + 192, d);
+    }
+    for (; i < end; i += 64) {
+        x5_vmax_vec(src + i, row_bytes, rows, x5_pool_mask(end - i), dst + i);
+    }
+}
+
+/* Interior pixels (unclipped windows of kw columns, the first at p, then every step bytes)
+ * of c <= 64 channels: kw is a constant where inlined for the common windows; vectors no
+ * wider than c (a masked 64-byte load still pays for the cache lines it spans). */
+X5I void x5_hmax_interior(const int8_t *p, size_t step, int32_t kw, int32_t c, int32_t count,
+                          const ps_pool_params *pool, int8_t *out)
+{
+    if (c <= 16) {
+        const __m128i lo = _mm_set1_epi8((char)pool->act_min), hi = _mm_set1_epi8((char)pool->act_max);
+        const __mmask16 m = (__mmask16)x5_pool_mask(c);
+        for (int32_t i = 0; i < count; i++, p += step, out += c) {
+            __m128i best = _mm_maskz_loadu_epi8(m, p);
+            for (int32_t t = 1; t < kw; t++) {
+                best = _mm_max_epi8(best, _mm_maskz_loadu_epi8(m, p + (size_t)t * c));
+            }
+            _mm_mask_storeu_epi8(out, m, _mm_min_epi8(_mm_max_epi8(best, lo), hi));
+        }
+    } else if (c <= 32) {
+        const __m256i lo = _mm256_set1_epi8((char)pool->act_min), hi = _mm256_set1_epi8((char)pool->act_max);
+        const __mmask32 m = (__mmask32)x5_pool_mask(c);
+        int32_t i = 0;
+        for (; i + 2 <= count; i += 2, p += 2 * step, out += 2 * c) {
+            __m256i b0 = _mm256_maskz_loadu_epi8(m, p), b1 = _mm256_maskz_loadu_epi8(m, p + step);
+            for (int32_t t = 1; t < kw; t++) {
+                b0 = _mm256_max_epi8(b0, _mm256_maskz_loadu_epi8(m, p + (size_t)t * c));
+                b1 = _mm256_max_epi8(b1, _mm256_maskz_loadu_epi8(m, p + step + (size_t)t * c));
+            }
+            _mm256_mask_storeu_epi8(out, m, _mm256_min_epi8(_mm256_max_epi8(b0, lo), hi));
+            _mm256_mask_storeu_epi8(out + c, m, _mm256_min_epi8(_mm256_max_epi8(b1, lo), hi));
+        }
+        for (; i < count; i++, p += step, out += c) {
+            __m256i best = _mm256_maskz_loadu_epi8(m, p);
+            for (int32_t t = 1; t < kw; t++) {
+                best = _mm256_max_epi8(best, _mm256_maskz_loadu_epi8(m, p + (size_t)t * c));
+            }
+            _mm256_mask_storeu_epi8(out, m, _mm256_min_epi8(_mm256_max_epi8(best, lo), hi));
+        }
+    } else {
+        const __m512i lo = _mm512_set1_epi8((char)pool->act_min), hi = _mm512_set1_epi8((char)pool->act_max);
+        const __mmask64 m = x5_pool_mask(c);
+        for (int32_t i = 0; i < count; i++, p += step, out += c) {
+            __m512i best = _mm512_maskz_loadu_epi8(m, p);
+            for (int32_t t = 1; t < kw; t++) {
+                best = _mm512_max_epi8(best, _mm512_maskz_loadu_epi8(m, p + (size_t)t * c));
+            }
+            _mm512_mask_storeu_epi8(out, m, _mm512_min_epi8(_mm512_max_epi8(best, lo), hi));
+        }
+    }
+}
+
+/* Output pixels pa <= px < pb of one row: the max over each clipped window's columns of
+ * v (vertical maxima of input columns xa.., c bytes each), clamped. */
+X5I void x5_hmax(const int8_t *v, int32_t xa, int32_t c, const ps_pool_params *pool, int32_t in_w,
+                 int32_t pa, int32_t pb, int8_t *out)
+{
+    const __m512i lo = _mm512_set1_epi8((char)pool->act_min), hi = _mm512_set1_epi8((char)pool->act_max);
+    const int32_t s = pool->stride_w, kw = pool->pool_w, pad = pool->pad_left;
+    /* windows of pi0 <= px < pi1 lie inside the input: px * s >= pad, px * s - pad + kw <= in_w */
+    int32_t pi0 = (pad + s - 1) / s, pi1 = in_w + pad >= kw ? (in_w + pad - kw) / s + 1 : 0;
+    pi0 = pi0 < pa ? pa : pi0 > pb ? pb : pi0;
+    pi1 = pi1 > pb ? pb : pi1 < pi0 ? pi0 : pi1;
+    for (int32_t px = pa; px < pb; px++, out += c) {
+        if (px == pi0 && pi1 > pi0 && c <= 64) {
+            const int8_t *p = v + (size_t)(px * s - pad - xa) * c;
+            const size_t step = (size_t)s * c;
+            if (kw == 3) {
+                x5_hmax_interior(p, step, 3, c, pi1 - pi0, pool, out);
+            } else if (kw == 2) {
+                x5_hmax_interior(p, step, 2, c, pi1 - pi0, pool, out);
+            } else {
+                x5_hmax_interior(p, step, kw, c, pi1 - pi0, pool, out);
+            }
+            out += (size_t)(pi1 - pi0 - 1) * c;
+            px = pi1 - 1;
+            continue;
+        }
+        int32_t x0, x1;
+        ps_pool_window(px, s, pad, kw, in_w, &x0, &x1);
+        const int8_t *p = v + (size_t)(x0 - xa) * c;
+        for (int32_t c0 = 0; c0 < c; c0 += 64) {
+            const __mmask64 m = x5_pool_mask(c - c0);
+            __m512i best = _mm512_maskz_loadu_epi8(m, p + c0);
+            for (int32_t x = 1; x < x1 - x0; x++) {
+                best = _mm512_max_epi8(best, _mm512_maskz_loadu_epi8(m, p + (size_t)x * c + c0));
+            }
+            best = _mm512_min_epi8(_mm512_max_epi8(best, lo), hi);
+            _mm512_mask_storeu_epi8(out + c0, m, best);
+        }
+    }
+}
+
+/* Windows wider than the strip buffer (pool_w * C > X5_POOL_BUF): each window directly. */
+X5I void x5_max_pool_direct(const ps_pool_params *pool, const ps_dims *input_dims,
+                            const int8_t *input, const ps_dims *output_dims, int8_t *output)
 {
     const int32_t in_h = input_dims->h, in_w = input_dims->w, c = input_dims->c;
     const __m512i lo = _mm512_set1_epi8((char)pool->act_min), hi = _mm512_set1_epi8((char)pool->act_max);
@@ -1403,8 +1682,7 @@ X5 void ps_max_pool2d_avx512(const ps_pool_params *pool, const ps_dims *input_di
                 int32_t x0, x1;
                 ps_pool_window(px, pool->stride_w, pool->pad_left, pool->pool_w, in_w, &x0, &x1);
                 for (int32_t c0 = 0; c0 < c; c0 += 64) {
-                    const int32_t len = c - c0 < 64 ? c - c0 : 64;
-                    const __mmask64 m = len == 64 ? ~(__mmask64)0 : (__mmask64)((UINT64_C(1) << len) - 1u);
+                    const __mmask64 m = x5_pool_mask(c - c0);
                     __m512i best = _mm512_set1_epi8(-128);
                     for (int32_t y = y0; y < y1; y++) {
                         const int8_t *row = image + ((size_t)y * in_w) * c + c0;
@@ -1415,6 +1693,118 @@ X5 void ps_max_pool2d_avx512(const ps_pool_params *pool, const ps_dims *input_di
                     best = _mm512_min_epi8(_mm512_max_epi8(best, lo), hi);
                     _mm512_mask_storeu_epi8(output + c0, m, best);
                 }
+            }
+        }
+    }
+}
+
+/* The vertical max of 64 bytes at p over rows rows (row_bytes apart), bytes in m only. */
+X5I __m512i x5_vmax_reg(const int8_t *p, size_t row_bytes, int32_t rows, __mmask64 m)
+{
+    __m512i a = _mm512_maskz_loadu_epi8(m, p);
+    for (int32_t r = 1; r < rows; r++) {
+        a = _mm512_max_epi8(a, _mm512_maskz_loadu_epi8(m, p + (size_t)r * row_bytes));
+    }
+    return a;
+}
+
+/* One output row of 32 channels, stride 2, windows of kw = 2 or 3 columns, from rows rows
+ * of the input at `rows0`: no buffer. V_j, the vertical max of columns 2j and 2j + 1 in a
+ * register, gives the unclipped pixel pair (j, j + 1) as the max of [V_j.lo | V_j+1.lo],
+ * [V_j.hi | V_j+1.hi] and, for kw = 3, [V_j+1.lo | V_j+2.lo]. Clipped windows (borders)
+ * and an odd last pixel take their window's max directly. */
+X5I void x5_max_row_c32_s2(const int8_t *rows0, size_t row_bytes, int32_t rows,
+                           const ps_pool_params *pool, int32_t in_w, int32_t out_w, int8_t *out)
+{
+    const __m512i lo = _mm512_set1_epi8((char)pool->act_min), hi = _mm512_set1_epi8((char)pool->act_max);
+    const int32_t kw = pool->pool_w, pad = pool->pad_left;
+    const __mmask64 half = x5_pool_mask(32);
+    int32_t pi0 = (pad + 1) / 2, pi1 = in_w + pad >= kw ? (in_w + pad - kw) / 2 + 1 : 0;
+    pi0 = pi0 > out_w ? out_w : pi0;
+    pi1 = pi1 > out_w ? out_w : pi1 < pi0 ? pi0 : pi1;
+    int32_t px = pi0;
+    const int8_t *p = rows0 + (size_t)(pi0 * 2 - pad) * 32;
+    __m512i vj = _mm512_setzero_si512();
+    if (px + 2 <= pi1) {
+        vj = x5_vmax_reg(p, row_bytes, rows, ~(__mmask64)0);
+    }
+    for (; px + 2 <= pi1; px += 2, p += 128) {
+        const __m512i v1 = x5_vmax_reg(p + 64, row_bytes, rows, ~(__mmask64)0);
+        __m512i best = _mm512_max_epi8(_mm512_shuffle_i64x2(vj, v1, _MM_SHUFFLE(1, 0, 1, 0)),
+                                       _mm512_shuffle_i64x2(vj, v1, _MM_SHUFFLE(3, 2, 3, 2)));
+        if (kw == 3) {
+            /* V_j+2, the next pair's V_j: column 2j + 5 only if a pixel past this pair reads it */
+            vj = x5_vmax_reg(p + 128, row_bytes, rows, px + 2 < pi1 ? ~(__mmask64)0 : half);
+            best = _mm512_max_epi8(best, _mm512_shuffle_i64x2(v1, vj, _MM_SHUFFLE(1, 0, 1, 0)));
+        } else if (px + 4 <= pi1) {
+            vj = x5_vmax_reg(p + 128, row_bytes, rows, ~(__mmask64)0);
+        }
+        _mm512_storeu_si512(out + (size_t)px * 32, _mm512_min_epi8(_mm512_max_epi8(best, lo), hi));
+    }
+    /* the rest: pixels before pi0, an odd one at pi1 - 1, those from pi1 on */
+    for (int32_t q = 0; q < out_w; q++) {
+        if (q == pi0) {
+            q = px;
+            if (q >= out_w) {
+                break;
+            }
+        }
+        int32_t x0, x1;
+        ps_pool_window(q, 2, pad, kw, in_w, &x0, &x1);
+        __m512i best = x5_vmax_reg(rows0 + (size_t)x0 * 32, row_bytes, rows, half);
+        for (int32_t x = x0 + 1; x < x1; x++) {
+            best = _mm512_max_epi8(best, x5_vmax_reg(rows0 + (size_t)x * 32, row_bytes, rows, half));
+        }
+        _mm512_mask_storeu_epi8(out + (size_t)q * 32, half, _mm512_min_epi8(_mm512_max_epi8(best, lo), hi));
+    }
+}
+
+/* Separable: per output row, the vertical max of its window's rows over a strip of input
+ * columns (full vectors; shared by overlapping windows), then each pixel's horizontal max
+ * over its window's columns. A one-row window reads the input row itself. */
+X5 void ps_max_pool2d_avx512(const ps_pool_params *pool, const ps_dims *input_dims,
+                             const int8_t *input, const ps_dims *output_dims, int8_t *output)
+{
+    const int32_t in_h = input_dims->h, in_w = input_dims->w, c = input_dims->c;
+    const int32_t out_w = output_dims->w;
+    if ((int64_t)pool->pool_w * c > X5_POOL_BUF) {
+        x5_max_pool_direct(pool, input_dims, input, output_dims, output);
+        return;
+    }
+    int8_t buf[X5_POOL_BUF + 64] __attribute__((aligned(64)));
+    /* output columns per strip: their input columns, (strip - 1) * stride + pool_w, fit buf */
+    const int32_t strip = (X5_POOL_BUF / c - pool->pool_w) / pool->stride_w + 1;
+    const size_t row_bytes = (size_t)in_w * c;
+    for (int32_t n = 0; n < input_dims->n; n++) {
+        const int8_t *image = input + (size_t)n * in_h * row_bytes;
+        for (int32_t py = 0; py < output_dims->h; py++) {
+            int32_t y0, y1;
+            ps_pool_window(py, pool->stride_h, pool->pad_top, pool->pool_h, in_h, &y0, &y1);
+            if (c == 32 && pool->stride_w == 2 && (pool->pool_w == 2 || pool->pool_w == 3)) {
+                if (y1 - y0 == 3) { /* the usual 3x3 window: the row loop unrolled */
+                    x5_max_row_c32_s2(image + (size_t)y0 * row_bytes, row_bytes, 3, pool, in_w, out_w, output);
+                } else {
+                    x5_max_row_c32_s2(image + (size_t)y0 * row_bytes, row_bytes, y1 - y0, pool, in_w, out_w,
+                                      output);
+                }
+                output += (size_t)out_w * c;
+                continue;
+            }
+            for (int32_t pa = 0; pa < out_w; pa += strip) {
+                const int32_t pb = out_w - pa < strip ? out_w : pa + strip;
+                int32_t xa, xb, unused;
+                ps_pool_window(pa, pool->stride_w, pool->pad_left, pool->pool_w, in_w, &xa, &unused);
+                ps_pool_window(pb - 1, pool->stride_w, pool->pad_left, pool->pool_w, in_w, &unused, &xb);
+                const int8_t *v = image + (size_t)y0 * row_bytes + (size_t)xa * c;
+                if (y1 - y0 > 1) {
+                    /* buf takes v's offset in its cache line: aligned loads (first row) */
+                    const int32_t head = (int32_t)((uintptr_t)v & 63);
+                    x5_vmax((const int8_t *)(uintptr_t)((uintptr_t)v - (uintptr_t)head), row_bytes,
+                            y1 - y0, head, head + (xb - xa) * c, buf);
+                    v = buf + head;
+                }
+                x5_hmax(v, xa, c, pool, in_w, pa, pb, output);
+                output += (size_t)(pb - pa) * c;
             }
         }
     }

@@ -18,7 +18,10 @@ against `pyshrink.reference`:
 - fused conv + pool: windows of 1-9 pixels (several blocks), counts that are powers of
   two (shifts) or not (exact division by multiplication), all three rounding modes,
   overlapping pools (the ring), channel chunks;
-- avg/max pooling: channel tails, window counts.
+- avg/max pooling: channel tails, window counts; the separable pools' strips (several per
+  row, or windows wider than the strip buffer), interiors and borders, input alignments,
+  the 32-channel stride-2 max row kernel, the int16 sums of the AVX-512 average and their
+  bounds.
 """
 
 from __future__ import annotations
@@ -28,15 +31,15 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-import pyshrink as ps
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from kernel_paths import KERNEL_PATHS, assert_matches_reference_on_every_path, cpu_has, on_path, path_params
+import pyshrink as ps
+from kernel_paths import (KERNEL_PATHS, assert_matches_reference_on_every_path, available_paths, cpu_has, on_path,
+                          path_params)
 from pyshrink import _ops
 from pyshrink._pyshrink import ffi, lib
-from strategies import conv_cases
+from strategies import act_range, conv_cases, int8_tensor, pool_geometry, put_act
 
 INT32_MAX = 2**31 - 1
 
@@ -339,3 +342,124 @@ def test_every_path_agrees_with_every_other_on_one_layer_of_each_op(path: str) -
         with _ops.kernel_path("ref"):
             want = getattr(ps, op)(x, w, bias, **kw)
         np.testing.assert_array_equal(got, want)
+
+
+@given(data=st.data())
+def test_max_pool_strips_and_interiors(data: st.DataObject) -> None:
+    """The x86 max pools take, per output row, the vertical max of its window rows over a
+    strip of input columns (a 16 KB stack buffer: several strips when W * C is larger, each
+    window directly when pool_w * C is), then each pixel's horizontal max. AVX-512: loops
+    of 16/32/64-byte vectors for unclipped windows, clipped ones at the borders, vertical
+    loads aligned to the input's cache lines, and a row kernel of its own for 32 channels,
+    stride 2, windows 2 or 3 wide (pixel pairs from registers; a third of the examples,
+    any window height, stride and padding). AVX2: 32-byte vectors, partial ones stored past
+    the pixel or, at the output's end, byte by byte. Channel counts around those widths
+    and past the buffer, inputs at every 16-byte offset, windows 1-6 that overlap, tile or
+    skip, padding, batch 1-3, activation ranges; on every path."""
+    mode = data.draw(st.sampled_from(["strips", "c32_s2", "any"]), label="mode")
+    if mode == "strips":  # rows of W * C > 16 KB; windows past the buffer from C > 2730
+        c = data.draw(st.integers(300, 4200), label="c")
+        n, h = data.draw(st.integers(1, 2), label="n"), data.draw(st.integers(1, 4), label="h")
+        w = data.draw(st.integers(1, max(1, min(60, 200_000 // (n * h * c)))), label="w")
+    else:
+        c = 32 if mode == "c32_s2" else data.draw(
+            st.sampled_from([1, 3, 15, 16, 17, 31, 32, 33, 48, 63, 64, 65, 100, 128]) | st.integers(1, 80), label="c")
+        n, h = data.draw(st.integers(1, 3), label="n"), data.draw(st.integers(1, 12), label="h")
+        w = data.draw(st.integers(1, 40), label="w")
+    if mode == "c32_s2":  # the 32-channel row kernel: stride 2, windows 2 or 3 wide, any height
+        kh, sh = data.draw(st.integers(1, 6), label="kh"), data.draw(st.integers(1, 6), label="sh")
+        kw = data.draw(st.sampled_from([2, 3]), label="kw")
+        pads = [data.draw(st.integers(0, k - 1), label="pad") for k in (kh, kh, kw, kw)]
+        assume(h + pads[0] + pads[1] >= kh and w + pads[2] + pads[3] >= kw)
+        kwargs: dict[str, Any] = dict(pool=(kh, kw), stride=(sh, 2), padding=tuple(pads))
+        oh, ow = (h + pads[0] + pads[1] - kh) // sh + 1, (w + pads[2] + pads[3] - kw) // 2 + 1
+    else:
+        kwargs, (oh, ow) = data.draw(pool_geometry(h, w, "tflite"), label="geometry")
+    put_act(kwargs, data.draw(act_range(), label="act"), ("act_min", "act_max"))
+    offset = data.draw(st.sampled_from([0, 1, 16, 32, 48]), label="offset")
+    size = n * h * w * c
+    base = np.empty(size + 128, np.int8)
+    start = (-base.ctypes.data) % 64 + offset
+    x = base[start:start + size].reshape(n, h, w, c)  # contiguous, at a chosen cache-line offset
+    x[...] = int8_tensor(data.draw, (n, h, w, c))  # uniform, extremes, constant, small, sparse
+    want = ps.reference.max_pool2d(x, **kwargs)
+    assert want.shape == (n, oh, ow, c)
+    for path in available_paths():
+        with on_path(path):
+            np.testing.assert_array_equal(ps.max_pool2d(x, **kwargs), want, err_msg=f"path {path}, {kwargs}")
+
+
+@pytest.mark.parametrize("path", path_params())
+def test_max_pool_c32_s2_every_width(path: str) -> None:
+    """The 32-channel stride-2 row kernel on every width 1-20 and left/right padding, windows
+    2 and 3 wide and 1-3 high: every count and parity of pixel pairs, with the borders and the
+    odd last pixel. Inputs all negative as well as mixed, so that a lane loaded as 0 (masked)
+    where the window has data shows."""
+    rng = np.random.default_rng(7)
+    for w, kw, kh in itertools.product(range(1, 21), (2, 3), (1, 2, 3)):
+        for left, right in itertools.product(range(kw), range(kw)):
+            if w + left + right < kw:
+                continue
+            for negative in (True, False):
+                x = rng.integers(-128, -60 if negative else 128, (2, kh + 2, w, 32), dtype=np.int8)
+                kw_args = dict(pool=(kh, kw), stride=(2, 2), padding=(0, kh - 1, left, right))
+                _check("max_pool2d", x, None, kw_args, path)
+
+
+@given(data=st.data())
+def test_avg_pool_strips_and_counts(data: st.DataObject) -> None:
+    """The AVX-512 average pool sums each output row's window rows in int16 over a strip of
+    input columns (an 8 KB buffer of sums: several strips when W * C is larger; windows of
+    more than 256 rows or wider than the buffer are summed directly), then each pixel's
+    columns: in int16 lanes with shifts where the count is a power of two <= 256, else in
+    int32 (magic division). Wide rows, tall windows (up to 300 rows, counts past 256),
+    channel counts around 16/32/64, all roundings, input alignments, batch, padding,
+    activation ranges; on every path."""
+    mode = data.draw(st.sampled_from(["strips", "tall", "any"]), label="mode")
+    if mode == "strips":
+        c = data.draw(st.integers(150, 4200), label="c")
+        n, h = data.draw(st.integers(1, 2), label="n"), data.draw(st.integers(1, 4), label="h")
+        w = data.draw(st.integers(1, max(1, min(60, 200_000 // (n * h * c)))), label="w")
+    elif mode == "tall":
+        c = data.draw(st.integers(1, 40), label="c")
+        n, h, w = 1, data.draw(st.integers(200, 300), label="h"), data.draw(st.integers(1, 4), label="w")
+    else:
+        c = data.draw(st.sampled_from([1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100]) | st.integers(1, 80), label="c")
+        n, h = data.draw(st.integers(1, 3), label="n"), data.draw(st.integers(1, 12), label="h")
+        w = data.draw(st.integers(1, 40), label="w")
+    rounding = data.draw(st.sampled_from(["tflite", "tflite", "floor", "half_up"]), label="rounding")
+    if mode == "tall":  # valid windows, all full: power-of-two counts up to 1024 for the shifts
+        kh = data.draw(st.sampled_from([k for k in (1, 2, 4, 8, 16, 32, 64, 128, 256) if k <= h])
+                       | (st.integers(1, h) if rounding == "tflite" else st.nothing()), label="kh")
+        kw = data.draw(st.sampled_from([k for k in (1, 2, 4) if k <= w])
+                       | (st.integers(1, w) if rounding == "tflite" else st.nothing()), label="kw")
+        sh, sw = data.draw(st.integers(1, 50), label="sh"), data.draw(st.integers(1, 3), label="sw")
+        kwargs: dict[str, Any] = dict(pool=(kh, kw), stride=(sh, sw))
+        oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+    else:
+        kwargs, (oh, ow) = data.draw(pool_geometry(h, w, rounding), label="geometry")
+    kwargs["rounding"] = rounding
+    put_act(kwargs, data.draw(act_range(), label="act"), ("act_min", "act_max"))
+    offset = data.draw(st.sampled_from([0, 1, 16, 32, 48]), label="offset")
+    size = n * h * w * c
+    base = np.empty(size + 128, np.int8)
+    start = (-base.ctypes.data) % 64 + offset
+    x = base[start:start + size].reshape(n, h, w, c)  # contiguous, at a chosen cache-line offset
+    x[...] = int8_tensor(data.draw, (n, h, w, c))
+    want = ps.reference.avg_pool2d(x, **kwargs)
+    assert want.shape == (n, oh, ow, c)
+    for path in available_paths():
+        with on_path(path):
+            np.testing.assert_array_equal(ps.avg_pool2d(x, **kwargs), want, err_msg=f"path {path}, {kwargs}")
+
+
+@pytest.mark.parametrize("path", path_params())
+@pytest.mark.parametrize("rounding", ["tflite", "floor", "half_up"])
+def test_avg_pool_int16_bounds(rounding: str, path: str) -> None:
+    """Window counts of 256 (summed in int16 lanes on the AVX-512 path: sums down to -2^15)
+    and 512 (int32), all -128, all 127 and mixed, 33 channels (a 32-lane vector and a tail)."""
+    rng = np.random.default_rng(11)
+    for pool in ((256, 1), (128, 2), (64, 4), (256, 2), (128, 4)):
+        for x in (np.full((1, 256, 4, 33), -128, np.int8), np.full((1, 256, 4, 33), 127, np.int8),
+                  rng.integers(-128, 128, (1, 256, 4, 33), dtype=np.int8)):
+            _check("avg_pool2d", x, None, dict(pool=pool, stride=(1, 2), rounding=rounding), path)
