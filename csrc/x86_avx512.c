@@ -36,6 +36,8 @@
 
 #define X5 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 #define X5I X5 static inline __attribute__((always_inline))
+/* VPERMB as well, for the few-channel GEMM's row gather (x5_few_row_vbmi) */
+#define X5V __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi")))
 
 #define X5_PACK_BYTES 32768 /* packed weights of one chunk */
 #define X5_MAX_KPAD 2048    /* receptive field bytes per pixel */
@@ -61,8 +63,12 @@ typedef struct {
     uint8_t *patch; /* [X5_PIXELS][kpad] */
     int32_t *w32;   /* depthwise: [taps][nvec * 16] weights as int16 in int32 lanes */
     int32_t *cst_fold; /* depthwise: [nvec * 16] bias - input_zp * sum(w) */
-    int32_t group;     /* depthwise: pixels per vector (16 / C for C = 1, 2, 4, 8), else 1 */
-    int32_t pk_mult[16], pk_shift[16]; /* depthwise, grouped: per lane */
+    int32_t group;     /* depthwise: pixels per vector (16 / C for C = 1, 2, 4, 8), else 1;
+                          GEMM with few channels: pixels per vector (x5_few_group), else 0 */
+    int32_t pk_mult[16], pk_shift[16]; /* depthwise grouped, GEMM few: per lane */
+    int32_t few_idx[16]; /* GEMM few: lane l's dword of quad 0 in a vector's two patch registers */
+    int8_t few_perm[64]; /* GEMM few: byte p of a patch register (slot s, rf byte t), taken from a
+                            kernel row's input bytes starting at slot 0's: s * stride_w * C + t % (KW * C) */
     int32_t avg_count, avg_ok;        /* fused window: the count avg was made for */
     x5_avg avg;
     int32_t *rq_mult, *rq_a, *rq_b;   /* depthwise: x5_rq_load's vectors for the chunk */
@@ -365,6 +371,7 @@ typedef struct {
     int32_t ky[64];             /* the kernel row of each */
     __mmask64 mask[64];         /* its bytes in the receptive field */
     uintptr_t base[64];         /* its address for input column 0, minus its byte offset */
+    __mmask64 all;              /* the union of mask[] */
     int32_t iy0, pointwise, contiguous;
 } x5_rowctx;
 
@@ -374,6 +381,7 @@ X5I void x5_rowctx_init(x5_rowctx *rc, const ps_conv_op *op, int32_t n, int32_t 
     const int8_t *image = op->input + (size_t)n * op->in_h * op->in_w * c;
     rc->pointwise = op->kind == PS_KIND_POINTWISE;
     rc->rows = 0;
+    rc->all = 0;
     rc->iy0 = 0;
     rc->contiguous = 0;
     if (rc->pointwise) {
@@ -394,6 +402,7 @@ X5I void x5_rowctx_init(x5_rowctx *rc, const ps_conv_op *op, int32_t n, int32_t 
             rc->ky[rc->rows] = ky;
             rc->mask[rc->rows] = x5_bytes(ky * row_len, row_len);
             rc->base[rc->rows] = row - (uintptr_t)(ky * row_len);
+            rc->all |= rc->mask[rc->rows];
             rc->rows++;
             continue;
         }
@@ -402,27 +411,31 @@ X5I void x5_rowctx_init(x5_rowctx *rc, const ps_conv_op *op, int32_t n, int32_t 
             rc->ky[rc->rows] = ky;
             rc->mask[rc->rows] = x5_bytes(off, c);
             rc->base[rc->rows] = row + (uintptr_t)kx * (uintptr_t)op->dilation_w * (uintptr_t)c - (uintptr_t)off;
+            rc->all |= rc->mask[rc->rows];
             rc->rows++;
         }
     }
 }
 
-X5I __m512i x5_patch_reg(const ps_conv_op *op, const x5_rowctx *rc, int32_t ox)
+/* Merges the receptive field of pixel ox (as int8, before the flip to u8) into r at byte
+ * offset at (at + kpad <= 64); the bytes of r outside it, and padding taps, stay as they are. */
+X5I __m512i x5_patch_into(const ps_conv_op *op, const x5_rowctx *rc, int32_t ox, __m512i r,
+                          int32_t at)
 {
     const int32_t c = op->in_c;
-    const __m512i flip = _mm512_set1_epi8((char)0x80);
     if (rc->pointwise) {
-        return _mm512_xor_si512(
-            _mm512_maskz_loadu_epi8(rc->mask[0], (const void *)(rc->base[0] + (uintptr_t)ox * c)), flip);
+        return _mm512_mask_loadu_epi8(r, rc->mask[0] << at,
+                                      (const void *)(rc->base[0] + (uintptr_t)ox * c - (uintptr_t)at));
     }
-    __m512i r = _mm512_set1_epi8((char)op->quant->input_zp); /* padding taps: x = zp */
     const int32_t ix0 = ox * op->stride_w - op->pad_left;
     if (ix0 >= 0 && ix0 + (op->kernel_w - 1) * op->dilation_w < op->in_w) {
-        const uintptr_t col = (uintptr_t)ix0 * (uintptr_t)c;
+        const uintptr_t col = (uintptr_t)ix0 * (uintptr_t)c - (uintptr_t)at;
+        /* zero-masked loads ORed together: no chain of merges through r */
+        __m512i u = _mm512_setzero_si512();
         for (int32_t i = 0; i < rc->rows; i++) {
-            r = _mm512_mask_loadu_epi8(r, rc->mask[i], (const void *)(rc->base[i] + col));
+            u = _mm512_or_si512(u, _mm512_maskz_loadu_epi8(rc->mask[i] << at, (const void *)(rc->base[i] + col)));
         }
-        return _mm512_xor_si512(r, flip);
+        return _mm512_mask_mov_epi8(r, rc->all << at, u);
     }
     const int32_t row_len = op->kernel_w * c;
     const int32_t step = rc->contiguous ? 1 : op->kernel_w; /* loads per kernel row */
@@ -432,11 +445,19 @@ X5I __m512i x5_patch_reg(const ps_conv_op *op, const x5_rowctx *rc, int32_t ox)
         for (int32_t kx = 0; kx < op->kernel_w; kx++) {
             const int32_t ix = ix0 + kx * op->dilation_w;
             if (ix >= 0 && ix < op->in_w) {
-                r = x5_load_at(r, ky * row_len + kx * c, c, row + (size_t)ix * c);
+                r = x5_load_at(r, at + ky * row_len + kx * c, c, row + (size_t)ix * c);
             }
         }
     }
-    return _mm512_xor_si512(r, flip);
+    return r;
+}
+
+X5I __m512i x5_patch_reg(const ps_conv_op *op, const x5_rowctx *rc, int32_t ox)
+{
+    /* padding taps: x = zp */
+    const __m512i fill = rc->pointwise ? _mm512_setzero_si512()
+                                       : _mm512_set1_epi8((char)op->quant->input_zp);
+    return _mm512_xor_si512(x5_patch_into(op, rc, ox, fill, 0), _mm512_set1_epi8((char)0x80));
 }
 
 /* Where a block of the fused window puts its pixels' sums: first block (store, else
@@ -657,6 +678,302 @@ X5 static void x5_gemm_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0,
             x5_gemm_block(ex, P, in_register ? preg : NULL, dsts, &to);
         }
         if (!st->avg_ok) {
+            ps_pool_average_run(sums, pixels, cc, pool, out);
+        }
+    }
+}
+
+/* ---- GEMM with few output channels: pixels in the lanes --------------------------------
+ *
+ * With cc <= 8 output channels, 16 channel lanes would be mostly idle (and requantized
+ * for nothing). Here a vector holds g pixels x cc channels instead (g = 2, 4 or 8,
+ * g * cc <= 16): lane l is channel l % cc of pixel l / cc of a group of g consecutive
+ * pixels. The packed weights and folded bias of the plain GEMM are replicated over the g
+ * pixel slots (lanes from g * cc on: 0). The g pixels' receptive fields sit in two
+ * registers (g / 2 each, 128 / g bytes apart), and one VPERMT2D per quad hands each lane
+ * its pixel's quad. The requantized lanes are then exactly the NHWC bytes of the g pixels. */
+
+/* Pixels per vector, or 0 where the plain GEMM runs (more channels, or a receptive field
+ * that is gathered in memory). */
+static int32_t x5_few_group(int32_t out_c, int32_t kpad)
+{
+    int32_t g = 8;
+    while (g >= 2 && (g * out_c > 16 || g * kpad > 128)) {
+        g /= 2;
+    }
+    return g >= 2 ? g : 0;
+}
+
+X5 static int32_t x5_few_prepare(ps_conv_exec *ex, int32_t oc0)
+{
+    const ps_conv_op *op = ex->op;
+    x5_state *st = (x5_state *)ex->state;
+    const int32_t end = x5_gemm_prepare(ex, oc0); /* one chunk: cc <= 8 */
+    const int32_t cc = ex->oc1 - ex->oc0, g = st->group, half = g / 2;
+    const __mmask16 m = x5_lanes(g * cc);
+    int32_t rep[16];
+    for (int32_t l = 0; l < 16; l++) {
+        const int32_t s = l / cc;
+        const int live = l < g * cc;
+        rep[l] = l % cc;
+        st->pk_mult[l] = live ? op->quant->multiplier[oc0 + l % cc] : 0;
+        st->pk_shift[l] = live ? op->quant->shift[oc0 + l % cc] : 0;
+        /* pixel s: register s / half, at dword (s % half) * (64 / half) / 4 */
+        st->few_idx[l] = live ? (s / half) * 16 + (s % half) * (16 / half) : 0;
+    }
+    const int32_t slot = 64 / half, row_len = op->kernel_w * op->in_c;
+    for (int32_t p = 0; p < 64; p++) {
+        const int32_t t = p % slot;
+        st->few_perm[p] = (int8_t)(t < st->k ? (p / slot) * op->stride_w * op->in_c + t % row_len : 0);
+    }
+    const __m512i idx = _mm512_loadu_si512(rep);
+    for (int32_t i = 0; i < st->kpad / 4; i++) {
+        int8_t *w = st->wpack + (size_t)i * 64;
+        _mm512_store_si512(w, _mm512_maskz_permutexvar_epi32(m, idx, _mm512_load_si512(w)));
+    }
+    _mm512_storeu_si512(st->cst, _mm512_maskz_permutexvar_epi32(m, idx, _mm512_loadu_si512(st->cst)));
+    return end;
+}
+
+#define X5_FEW_VECTORS 4 /* vectors (groups of g pixels) per block */
+
+/* The block's pixels: pixel j is conv pixel xs[j] of the row of rcs[j], j < count. */
+typedef struct {
+    const x5_rowctx *rc[X5_FEW_VECTORS * 8];
+    int32_t x[X5_FEW_VECTORS * 8];
+    int32_t count;
+} x5_few_pixels;
+
+/* Pixels j0 .. j0 + half - 1 (those < count) as u8, 64 / half bytes apart. */
+X5I __m512i x5_few_reg(const ps_conv_op *op, const x5_few_pixels *px, int32_t j0, int32_t half)
+{
+    __m512i r = _mm512_set1_epi8((char)op->quant->input_zp); /* padding taps */
+    const int32_t n = px->count - j0 < half ? px->count - j0 : half;
+    for (int32_t s = 0; s < n; s++) {
+        r = x5_patch_into(op, px->rc[j0 + s], px->x[j0 + s], r, s * (64 / half));
+    }
+    return _mm512_xor_si512(r, _mm512_set1_epi8((char)0x80));
+}
+
+/* NB vectors of G pixels each (the last ones may be missing) -> y[b]: the requantized
+ * lanes. NB and G are constants here, so the patch registers stay in registers (a
+ * masked merge into a spilled one would not forward to the loads that read it). */
+X5I void x5_few_block(const ps_conv_op *op, const x5_state *st, const x5_few_pixels *px,
+                      const __m512i *given, const x5_rq *r, __m512i *y, const int NB, const int G)
+{
+    const int half = G / 2;
+    __m512i regs[2 * X5_FEW_VECTORS];
+    for (int b = 0; b < NB; b++) { /* given: the caller built them */
+        regs[2 * b] = given != NULL ? given[2 * b] : x5_few_reg(op, px, b * G, half);
+        regs[2 * b + 1] = given != NULL ? given[2 * b + 1] : x5_few_reg(op, px, b * G + half, half);
+    }
+    const int32_t kq = st->kpad / 4;
+    const int8_t *w = st->wpack;
+    const __m512i one = _mm512_set1_epi32(1);
+    __m512i idx = _mm512_loadu_si512(st->few_idx);
+    __m512i acc[X5_FEW_VECTORS];
+    for (int b = 0; b < NB; b++) {
+        acc[b] = _mm512_loadu_si512(st->cst);
+    }
+    for (int32_t i = 0; i < kq; i++, w += 64, idx = _mm512_add_epi32(idx, one)) {
+        const __m512i wv = _mm512_load_si512(w);
+        for (int b = 0; b < NB; b++) {
+            acc[b] = _mm512_dpbusd_epi32(
+                acc[b], _mm512_permutex2var_epi32(regs[2 * b], idx, regs[2 * b + 1]), wv);
+        }
+    }
+    for (int b = 0; b < NB; b++) {
+        y[b] = x5_requant(acc[b], r);
+    }
+}
+
+#define X5_FEW_CASE(NB, G)                                  \
+    case (NB)*16 + (G):                                     \
+        x5_few_block(op, st, px, given, r, y, NB, G);       \
+        break;
+
+X5I void x5_few_block_n(const ps_conv_op *op, const x5_state *st, const x5_few_pixels *px,
+                        const __m512i *given, const x5_rq *r, __m512i *y, int NB)
+{
+    switch (NB * 16 + st->group) {
+        X5_FEW_CASE(1, 2) X5_FEW_CASE(2, 2) X5_FEW_CASE(3, 2) X5_FEW_CASE(4, 2)
+        X5_FEW_CASE(1, 4) X5_FEW_CASE(2, 4) X5_FEW_CASE(3, 4) X5_FEW_CASE(4, 4)
+        X5_FEW_CASE(1, 8) X5_FEW_CASE(2, 8) X5_FEW_CASE(3, 8) X5_FEW_CASE(4, 8)
+    default:
+        break;
+    }
+}
+
+/* The group's pixels' int8 results to their NHWC places. */
+X5I void x5_few_store(__m512i y, int32_t pixels, int32_t cc, int8_t *d, int32_t dst_stride)
+{
+    if (dst_stride == cc) { /* the group's NHWC bytes are adjacent */
+        _mm512_mask_cvtepi32_storeu_epi8(d, x5_lanes(pixels * cc), y);
+        return;
+    }
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int32_t s = 0; s < pixels; s++, d += dst_stride) {
+        const __m512i v = _mm512_permutexvar_epi32(_mm512_add_epi32(iota, _mm512_set1_epi32(s * cc)), y);
+        _mm512_mask_cvtepi32_storeu_epi8(d, x5_lanes(cc), v);
+    }
+}
+
+X5 static void x5_few_row(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t ox0,
+                          int32_t ox1, int8_t *dst, int32_t dst_stride)
+{
+    const ps_conv_op *op = ex->op;
+    const x5_state *st = (const x5_state *)ex->state;
+    const int32_t cc = ex->oc1 - ex->oc0, g = st->group;
+    const x5_rq r = x5_rq_load_from(op->quant, st->pk_mult, st->pk_shift, (__mmask16)0xFFFF);
+    x5_rowctx rc;
+    x5_few_pixels pix;
+    x5_rowctx_init(&rc, op, n, oy);
+    for (int32_t j = 0; j < X5_FEW_VECTORS * 8; j++) {
+        pix.rc[j] = &rc;
+    }
+    for (int32_t ox = ox0; ox < ox1; ox += X5_FEW_VECTORS * g) {
+        const int32_t px = ox1 - ox < X5_FEW_VECTORS * g ? ox1 - ox : X5_FEW_VECTORS * g;
+        const int NB = (int)((px + g - 1) / g);
+        __m512i y[X5_FEW_VECTORS];
+        pix.count = px;
+        for (int32_t j = 0; j < px; j++) {
+            pix.x[j] = ox + j;
+        }
+        x5_few_block_n(op, st, &pix, NULL, &r, y, NB);
+        for (int b = 0; b < NB; b++) {
+            x5_few_store(y[b], px - b * g < g ? px - b * g : g, cc,
+                         dst + (size_t)(ox - ox0 + b * g) * dst_stride, dst_stride);
+        }
+    }
+}
+
+#define X5_FEW_ROWS 8 /* kernel rows whose input windows x5_few_row_vbmi keeps */
+
+/* x5_few_row where the CPU has VPERMB: a block of pixels whose taps are all inside the
+ * input horizontally (and kernel rows contiguous) loads each kernel row's input bytes
+ * once, in one window of at most 64 bytes, and VPERMB lays them out as every pixel's
+ * receptive field (st->few_perm), instead of masked loads per pixel and kernel row. */
+X5V static void x5_few_row_vbmi(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t ox0,
+                                int32_t ox1, int8_t *dst, int32_t dst_stride)
+{
+    const ps_conv_op *op = ex->op;
+    const x5_state *st = (const x5_state *)ex->state;
+    const int32_t cc = ex->oc1 - ex->oc0, g = st->group, half = g / 2;
+    const int32_t c = op->in_c, row_len = op->kernel_w * c, step = op->stride_w * c;
+    const x5_rq r = x5_rq_load_from(op->quant, st->pk_mult, st->pk_shift, (__mmask16)0xFFFF);
+    const __m512i fill = _mm512_set1_epi8((char)op->quant->input_zp); /* padding rows */
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    const __m512i perm = _mm512_loadu_si512(st->few_perm);
+    x5_rowctx rc;
+    x5_few_pixels pix;
+    x5_rowctx_init(&rc, op, n, oy);
+    const int windows = !rc.pointwise && rc.contiguous && rc.rows <= X5_FEW_ROWS;
+    __mmask64 mask[X5_FEW_ROWS]; /* kernel row i's bytes in every slot of a register */
+    const int8_t *rowp[X5_FEW_ROWS];
+    for (int32_t i = 0; windows && i < rc.rows; i++) {
+        mask[i] = 0;
+        for (int32_t s = 0; s < half; s++) {
+            mask[i] |= rc.mask[i] << (s * (64 / half));
+        }
+        rowp[i] = (const int8_t *)(rc.base[i] + (uintptr_t)(rc.ky[i] * row_len));
+    }
+    for (int32_t j = 0; j < X5_FEW_VECTORS * 8; j++) {
+        pix.rc[j] = &rc;
+    }
+    for (int32_t ox = ox0; ox < ox1; ox += X5_FEW_VECTORS * g) {
+        const int32_t px = ox1 - ox < X5_FEW_VECTORS * g ? ox1 - ox : X5_FEW_VECTORS * g;
+        const int NB = (int)((px + g - 1) / g);
+        const int32_t ix = ox * op->stride_w - op->pad_left;
+        const int32_t span = (px - 1) * step + row_len; /* the block's bytes of a kernel row */
+        __m512i y[X5_FEW_VECTORS];
+        if (windows && span <= 64 && ix >= 0 &&
+            (ox + px - 1) * op->stride_w - op->pad_left + op->kernel_w - 1 < op->in_w) {
+            __m512i win[X5_FEW_ROWS], regs[2 * X5_FEW_VECTORS];
+            for (int32_t i = 0; i < rc.rows; i++) {
+                win[i] = _mm512_maskz_loadu_epi8(x5_bytes(0, span), rowp[i] + (size_t)ix * c);
+            }
+            /* register k holds pixels k * half ..: their bytes start (k * half) * step in */
+            for (int k = 0; k < 2 * NB; k++) {
+                const __m512i idx = _mm512_add_epi8(perm, _mm512_set1_epi8((char)(k * half * step)));
+                __m512i v = fill;
+                for (int32_t i = 0; i < rc.rows; i++) {
+                    v = _mm512_mask_permutexvar_epi8(v, mask[i], idx, win[i]);
+                }
+                regs[k] = _mm512_xor_si512(v, flip);
+            }
+            x5_few_block_n(op, st, &pix, regs, &r, y, NB);
+        } else {
+            pix.count = px;
+            for (int32_t j = 0; j < px; j++) {
+                pix.x[j] = ox + j;
+            }
+            x5_few_block_n(op, st, &pix, NULL, &r, y, NB);
+        }
+        for (int b = 0; b < NB; b++) {
+            x5_few_store(y[b], px - b * g < g ? px - b * g : g, cc,
+                         dst + (size_t)(ox - ox0 + b * g) * dst_stride, dst_stride);
+        }
+    }
+}
+
+/* The fused window: its pixels in row-major order, g per vector; the window's sums stay in
+ * a register (lane l sums channel l % cc) and are folded onto the cc channels at the end. */
+X5 static void x5_few_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1,
+                                 const ps_pool_params *pool, int32_t pooled_w, int8_t *tile,
+                                 int32_t *sums, int8_t *out, int32_t out_stride)
+{
+    if (y1 - y0 > X5_WINDOW_ROWS) { /* the replicated packing serves the plain GEMM too */
+        x5_gemm_pooled_row(ex, n, y0, y1, pool, pooled_w, tile, sums, out, out_stride);
+        return;
+    }
+    x5_state *st = (x5_state *)ex->state;
+    const ps_conv_op *op = ex->op;
+    const int32_t cc = ex->oc1 - ex->oc0, g = st->group;
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const x5_rq r = x5_rq_load_from(op->quant, st->pk_mult, st->pk_shift, (__mmask16)0xFFFF);
+    x5_few_pixels pix;
+    x5_rowctx rcs[X5_WINDOW_ROWS];
+    for (int32_t j = 0; j < y1 - y0; j++) {
+        x5_rowctx_init(&rcs[j], op, n, y0 + j);
+    }
+    for (int32_t px = 0; px < pooled_w; px++, out += out_stride) {
+        int32_t x0, x1;
+        ps_pool_window(px, pool->stride_w, pool->pad_left, pool->pool_w, op->out_w, &x0, &x1);
+        const int32_t pixels = (y1 - y0) * (x1 - x0);
+        if (pixels != st->avg_count) { /* the count of the previous window, mostly */
+            st->avg_ok = x5_avg_init(&st->avg, pixels, pool);
+            st->avg_count = pixels;
+        }
+        __m512i total = _mm512_setzero_si512();
+        int32_t y = 0, x = x0; /* the next pixel: window row y, column x */
+        for (int32_t i = 0; i < pixels; i += X5_FEW_VECTORS * g) {
+            const int32_t left = pixels - i < X5_FEW_VECTORS * g ? pixels - i : X5_FEW_VECTORS * g;
+            const int NB = (int)((left + g - 1) / g);
+            __m512i yv[X5_FEW_VECTORS];
+            pix.count = left;
+            for (int32_t j = 0; j < left; j++) {
+                pix.rc[j] = &rcs[y];
+                pix.x[j] = x;
+                if (++x == x1) {
+                    x = x0;
+                    y++;
+                }
+            }
+            x5_few_block_n(op, st, &pix, NULL, &r, yv, NB);
+            for (int b = 0; b < NB; b++) {
+                const int32_t in_vec = left - b * g < g ? left - b * g : g;
+                total = _mm512_mask_add_epi32(total, x5_lanes(in_vec * cc), total, yv[b]);
+            }
+        }
+        __m512i folded = total; /* lane c < cc: sum over the g pixel slots */
+        for (int32_t s = 1; s < g; s++) {
+            folded = _mm512_add_epi32(
+                folded, _mm512_permutexvar_epi32(_mm512_add_epi32(iota, _mm512_set1_epi32(s * cc)), total));
+        }
+        if (st->avg_ok) {
+            _mm512_mask_cvtepi32_storeu_epi8(out, x5_lanes(cc), x5_avg_apply(&st->avg, folded));
+        } else {
+            _mm512_mask_storeu_epi32(sums, x5_lanes(cc), folded);
             ps_pool_average_run(sums, pixels, cc, pool, out);
         }
     }
@@ -952,6 +1269,15 @@ X5 void ps_conv_run_avx512(const ps_conv_op *op, const ps_conv_job *job)
     st.cc_max = cc_max < X5_MAX_CHUNK ? cc_max : X5_MAX_CHUNK;
     st.wpack = wpack;
     st.patch = patch;
+    st.group = x5_few_group(op->out_c, st.kpad);
+    if (st.group > 0) { /* out_c <= 8: pixels in the lanes */
+        __builtin_cpu_init();
+        ps_conv_exec ex = {op, x5_few_prepare,
+                           __builtin_cpu_supports("avx512vbmi") ? x5_few_row_vbmi : x5_few_row,
+                           x5_few_pooled_row, x5_ring_window, 0, 0, &st};
+        ps_conv_drive(&ex, job);
+        return;
+    }
     ps_conv_exec ex = {op, x5_gemm_prepare, x5_gemm_row, x5_gemm_pooled_row, x5_ring_window, 0, 0, &st};
     ps_conv_drive(&ex, job);
 }
