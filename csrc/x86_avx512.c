@@ -38,6 +38,7 @@
 #define X5I X5 static inline __attribute__((always_inline))
 /* VPERMB as well, for the few-channel GEMM's row gather (x5_few_row_vbmi) */
 #define X5V __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi")))
+#define X5VI X5V static inline __attribute__((always_inline))
 
 #define X5_PACK_BYTES 32768 /* packed weights of one chunk */
 #define X5_MAX_KPAD 2048    /* receptive field bytes per pixel */
@@ -712,19 +713,27 @@ X5 static int32_t x5_few_prepare(ps_conv_exec *ex, int32_t oc0)
     const int32_t cc = ex->oc1 - ex->oc0, g = st->group, half = g / 2;
     const __mmask16 m = x5_lanes(g * cc);
     int32_t rep[16];
-    for (int32_t l = 0; l < 16; l++) {
-        const int32_t s = l / cc;
+    /* lane l: channel ci of the pixel whose quad 0 is dword s of the register pair (pixel
+     * j: register j / half, dword (j % half) * 16 / half); no divisions, this runs per call */
+    for (int32_t l = 0, s = 0, ci = 0; l < 16; l++) {
         const int live = l < g * cc;
-        rep[l] = l % cc;
-        st->pk_mult[l] = live ? op->quant->multiplier[oc0 + l % cc] : 0;
-        st->pk_shift[l] = live ? op->quant->shift[oc0 + l % cc] : 0;
-        /* pixel s: register s / half, at dword (s % half) * (64 / half) / 4 */
-        st->few_idx[l] = live ? (s / half) * 16 + (s % half) * (16 / half) : 0;
+        rep[l] = ci;
+        st->pk_mult[l] = live ? op->quant->multiplier[oc0 + ci] : 0;
+        st->pk_shift[l] = live ? op->quant->shift[oc0 + ci] : 0;
+        st->few_idx[l] = live ? s : 0;
+        if (++ci == cc) {
+            ci = 0;
+            s += s % 16 + 16 / half < 16 ? 16 / half : 16 - s % 16; /* the next slot */
+        }
     }
     const int32_t slot = 64 / half, row_len = op->kernel_w * op->in_c;
-    for (int32_t p = 0; p < 64; p++) {
-        const int32_t t = p % slot;
-        st->few_perm[p] = (int8_t)(t < st->k ? (p / slot) * op->stride_w * op->in_c + t % row_len : 0);
+    for (int32_t s = 0; s < half; s++) {
+        for (int32_t t = 0, tr = 0; t < slot; t++) { /* tr = t % row_len */
+            st->few_perm[s * slot + t] = (int8_t)(t < st->k ? s * op->stride_w * op->in_c + tr : 0);
+            if (++tr == row_len) {
+                tr = 0;
+            }
+        }
     }
     const __m512i idx = _mm512_loadu_si512(rep);
     for (int32_t i = 0; i < st->kpad / 4; i++) {
@@ -736,6 +745,7 @@ X5 static int32_t x5_few_prepare(ps_conv_exec *ex, int32_t oc0)
 }
 
 #define X5_FEW_VECTORS 4 /* vectors (groups of g pixels) per block */
+#define X5_FEW_ROWS 8    /* kernel rows whose input windows the VPERMB gather keeps */
 
 /* The block's pixels: pixel j is conv pixel xs[j] of the row of rcs[j], j < count. */
 typedef struct {
@@ -847,7 +857,50 @@ X5 static void x5_few_row(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t
     }
 }
 
-#define X5_FEW_ROWS 8 /* kernel rows whose input windows x5_few_row_vbmi keeps */
+/* One conv row's kernel rows inside the input, for x5_few_win_regs. */
+typedef struct {
+    int32_t rows;
+    __mmask64 mask[X5_FEW_ROWS]; /* kernel row i's bytes in every slot of a register */
+    const int8_t *row[X5_FEW_ROWS]; /* its input row */
+} x5_few_win;
+
+/* 0 where the windows do not apply (pointwise, dilated or too many kernel rows). */
+X5I int x5_few_win_init(x5_few_win *fw, const ps_conv_op *op, const x5_rowctx *rc, int32_t half)
+{
+    const int32_t row_len = op->kernel_w * op->in_c;
+    if (rc->pointwise || !rc->contiguous || rc->rows > X5_FEW_ROWS) {
+        return 0;
+    }
+    fw->rows = rc->rows;
+    for (int32_t i = 0; i < rc->rows; i++) {
+        fw->mask[i] = 0;
+        for (int32_t s = 0; s < half; s++) {
+            fw->mask[i] |= rc->mask[i] << (s * (64 / half));
+        }
+        fw->row[i] = (const int8_t *)(rc->base[i] + (uintptr_t)(rc->ky[i] * row_len));
+    }
+    return 1;
+}
+
+/* nregs patch registers (u8) of consecutive pixels of one conv row, register k holding
+ * pixels k * half ..: the kernel rows' input bytes from byte col on (span <= 64 of them)
+ * are loaded once and VPERMB (st->few_perm, moved (k * half) pixels on) lays them out. */
+X5VI void x5_few_win_regs(const x5_few_win *fw, int32_t col, int32_t span, int32_t step,
+                          int32_t half, __m512i perm, __m512i fill, int nregs, __m512i *regs)
+{
+    __m512i win[X5_FEW_ROWS];
+    for (int32_t i = 0; i < fw->rows; i++) {
+        win[i] = _mm512_maskz_loadu_epi8(x5_bytes(0, span), fw->row[i] + col);
+    }
+    for (int k = 0; k < nregs; k++) {
+        const __m512i idx = _mm512_add_epi8(perm, _mm512_set1_epi8((char)(k * half * step)));
+        __m512i v = fill; /* kernel rows outside the input: x = zp */
+        for (int32_t i = 0; i < fw->rows; i++) {
+            v = _mm512_mask_permutexvar_epi8(v, fw->mask[i], idx, win[i]);
+        }
+        regs[k] = _mm512_xor_si512(v, _mm512_set1_epi8((char)0x80));
+    }
+}
 
 /* x5_few_row where the CPU has VPERMB: a block of pixels whose taps are all inside the
  * input horizontally (and kernel rows contiguous) loads each kernel row's input bytes
@@ -862,21 +915,12 @@ X5V static void x5_few_row_vbmi(const ps_conv_exec *ex, int32_t n, int32_t oy, i
     const int32_t c = op->in_c, row_len = op->kernel_w * c, step = op->stride_w * c;
     const x5_rq r = x5_rq_load_from(op->quant, st->pk_mult, st->pk_shift, (__mmask16)0xFFFF);
     const __m512i fill = _mm512_set1_epi8((char)op->quant->input_zp); /* padding rows */
-    const __m512i flip = _mm512_set1_epi8((char)0x80);
     const __m512i perm = _mm512_loadu_si512(st->few_perm);
     x5_rowctx rc;
     x5_few_pixels pix;
     x5_rowctx_init(&rc, op, n, oy);
-    const int windows = !rc.pointwise && rc.contiguous && rc.rows <= X5_FEW_ROWS;
-    __mmask64 mask[X5_FEW_ROWS]; /* kernel row i's bytes in every slot of a register */
-    const int8_t *rowp[X5_FEW_ROWS];
-    for (int32_t i = 0; windows && i < rc.rows; i++) {
-        mask[i] = 0;
-        for (int32_t s = 0; s < half; s++) {
-            mask[i] |= rc.mask[i] << (s * (64 / half));
-        }
-        rowp[i] = (const int8_t *)(rc.base[i] + (uintptr_t)(rc.ky[i] * row_len));
-    }
+    x5_few_win fw;
+    const int windows = x5_few_win_init(&fw, op, &rc, half);
     for (int32_t j = 0; j < X5_FEW_VECTORS * 8; j++) {
         pix.rc[j] = &rc;
     }
@@ -888,19 +932,8 @@ X5V static void x5_few_row_vbmi(const ps_conv_exec *ex, int32_t n, int32_t oy, i
         __m512i y[X5_FEW_VECTORS];
         if (windows && span <= 64 && ix >= 0 &&
             (ox + px - 1) * op->stride_w - op->pad_left + op->kernel_w - 1 < op->in_w) {
-            __m512i win[X5_FEW_ROWS], regs[2 * X5_FEW_VECTORS];
-            for (int32_t i = 0; i < rc.rows; i++) {
-                win[i] = _mm512_maskz_loadu_epi8(x5_bytes(0, span), rowp[i] + (size_t)ix * c);
-            }
-            /* register k holds pixels k * half ..: their bytes start (k * half) * step in */
-            for (int k = 0; k < 2 * NB; k++) {
-                const __m512i idx = _mm512_add_epi8(perm, _mm512_set1_epi8((char)(k * half * step)));
-                __m512i v = fill;
-                for (int32_t i = 0; i < rc.rows; i++) {
-                    v = _mm512_mask_permutexvar_epi8(v, mask[i], idx, win[i]);
-                }
-                regs[k] = _mm512_xor_si512(v, flip);
-            }
+            __m512i regs[2 * X5_FEW_VECTORS];
+            x5_few_win_regs(&fw, ix * c, span, step, half, perm, fill, 2 * NB, regs);
             x5_few_block_n(op, st, &pix, regs, &r, y, NB);
         } else {
             pix.count = px;
@@ -917,52 +950,79 @@ X5V static void x5_few_row_vbmi(const ps_conv_exec *ex, int32_t n, int32_t oy, i
 }
 
 /* The fused window: its pixels in row-major order, g per vector; the window's sums stay in
- * a register (lane l sums channel l % cc) and are folded onto the cc channels at the end. */
-X5 static void x5_few_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1,
-                                 const ps_pool_params *pool, int32_t pooled_w, int8_t *tile,
-                                 int32_t *sums, int8_t *out, int32_t out_stride)
+ * a register (lane l sums channel l % cc) and are folded onto the cc channels at the end.
+ * With VBMI, a window no wider than g whose taps are inside the input horizontally takes
+ * one vector per window row, built by x5_few_win_regs. */
+typedef void (*x5_few_win_fn)(const x5_few_win *fw, int32_t col, int32_t span, int32_t step,
+                              int32_t half, __m512i perm, __m512i fill, int nregs, __m512i *regs);
+
+/* win_regs: x5_few_win_regs (a constant, inlined into a VBMI caller), or NULL without VBMI */
+X5I void x5_few_pooled(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1,
+                       const ps_pool_params *pool, int32_t pooled_w, int8_t *out,
+                       int32_t out_stride, int32_t *sums, x5_few_win_fn win_regs)
 {
-    if (y1 - y0 > X5_WINDOW_ROWS) { /* the replicated packing serves the plain GEMM too */
-        x5_gemm_pooled_row(ex, n, y0, y1, pool, pooled_w, tile, sums, out, out_stride);
-        return;
-    }
+    const int VBMI = win_regs != NULL;
     x5_state *st = (x5_state *)ex->state;
     const ps_conv_op *op = ex->op;
-    const int32_t cc = ex->oc1 - ex->oc0, g = st->group;
+    const int32_t cc = ex->oc1 - ex->oc0, g = st->group, half = g / 2;
+    const int32_t c = op->in_c, row_len = op->kernel_w * c, step = op->stride_w * c;
+    const int32_t ny = y1 - y0;
     const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i fill = _mm512_set1_epi8((char)op->quant->input_zp);
+    const __m512i perm = _mm512_loadu_si512(st->few_perm);
     const x5_rq r = x5_rq_load_from(op->quant, st->pk_mult, st->pk_shift, (__mmask16)0xFFFF);
     x5_few_pixels pix;
     x5_rowctx rcs[X5_WINDOW_ROWS];
-    for (int32_t j = 0; j < y1 - y0; j++) {
+    x5_few_win fws[X5_WINDOW_ROWS];
+    int windows = VBMI;
+    pix.count = 0;
+    for (int32_t j = 0; j < ny; j++) {
         x5_rowctx_init(&rcs[j], op, n, y0 + j);
+        if (VBMI) {
+            windows &= x5_few_win_init(&fws[j], op, &rcs[j], half);
+        }
     }
     for (int32_t px = 0; px < pooled_w; px++, out += out_stride) {
         int32_t x0, x1;
         ps_pool_window(px, pool->stride_w, pool->pad_left, pool->pool_w, op->out_w, &x0, &x1);
-        const int32_t pixels = (y1 - y0) * (x1 - x0);
+        const int32_t pixels = ny * (x1 - x0), wx = x1 - x0;
         if (pixels != st->avg_count) { /* the count of the previous window, mostly */
             st->avg_ok = x5_avg_init(&st->avg, pixels, pool);
             st->avg_count = pixels;
         }
         __m512i total = _mm512_setzero_si512();
-        int32_t y = 0, x = x0; /* the next pixel: window row y, column x */
-        for (int32_t i = 0; i < pixels; i += X5_FEW_VECTORS * g) {
-            const int32_t left = pixels - i < X5_FEW_VECTORS * g ? pixels - i : X5_FEW_VECTORS * g;
-            const int NB = (int)((left + g - 1) / g);
-            __m512i yv[X5_FEW_VECTORS];
-            pix.count = left;
-            for (int32_t j = 0; j < left; j++) {
-                pix.rc[j] = &rcs[y];
-                pix.x[j] = x;
-                if (++x == x1) {
-                    x = x0;
-                    y++;
-                }
+        const int32_t ix = x0 * op->stride_w - op->pad_left;
+        const int32_t span = (wx - 1) * step + row_len;
+        if (VBMI && windows && wx <= g && span <= 64 && ix >= 0 &&
+            (x1 - 1) * op->stride_w - op->pad_left + op->kernel_w - 1 < op->in_w) {
+            __m512i regs[2 * X5_FEW_VECTORS], yv[X5_FEW_VECTORS];
+            for (int32_t b = 0; b < ny; b++) {
+                win_regs(&fws[b], ix * c, span, step, half, perm, fill, 2, regs + 2 * b);
             }
-            x5_few_block_n(op, st, &pix, NULL, &r, yv, NB);
-            for (int b = 0; b < NB; b++) {
-                const int32_t in_vec = left - b * g < g ? left - b * g : g;
-                total = _mm512_mask_add_epi32(total, x5_lanes(in_vec * cc), total, yv[b]);
+            x5_few_block_n(op, st, &pix, regs, &r, yv, (int)ny);
+            for (int32_t b = 0; b < ny; b++) {
+                total = _mm512_mask_add_epi32(total, x5_lanes(wx * cc), total, yv[b]);
+            }
+        } else {
+            int32_t y = 0, x = x0; /* the next pixel: window row y, column x */
+            for (int32_t i = 0; i < pixels; i += X5_FEW_VECTORS * g) {
+                const int32_t left = pixels - i < X5_FEW_VECTORS * g ? pixels - i : X5_FEW_VECTORS * g;
+                const int NB = (int)((left + g - 1) / g);
+                __m512i yv[X5_FEW_VECTORS];
+                pix.count = left;
+                for (int32_t j = 0; j < left; j++) {
+                    pix.rc[j] = &rcs[y];
+                    pix.x[j] = x;
+                    if (++x == x1) {
+                        x = x0;
+                        y++;
+                    }
+                }
+                x5_few_block_n(op, st, &pix, NULL, &r, yv, NB);
+                for (int b = 0; b < NB; b++) {
+                    const int32_t in_vec = left - b * g < g ? left - b * g : g;
+                    total = _mm512_mask_add_epi32(total, x5_lanes(in_vec * cc), total, yv[b]);
+                }
             }
         }
         __m512i folded = total; /* lane c < cc: sum over the g pixel slots */
@@ -977,6 +1037,28 @@ X5 static void x5_few_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0, 
             ps_pool_average_run(sums, pixels, cc, pool, out);
         }
     }
+}
+
+X5 static void x5_few_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1,
+                                 const ps_pool_params *pool, int32_t pooled_w, int8_t *tile,
+                                 int32_t *sums, int8_t *out, int32_t out_stride)
+{
+    if (y1 - y0 > X5_WINDOW_ROWS) { /* the replicated packing serves the plain GEMM too */
+        x5_gemm_pooled_row(ex, n, y0, y1, pool, pooled_w, tile, sums, out, out_stride);
+        return;
+    }
+    x5_few_pooled(ex, n, y0, y1, pool, pooled_w, out, out_stride, sums, NULL);
+}
+
+X5V static void x5_few_pooled_row_vbmi(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1,
+                                       const ps_pool_params *pool, int32_t pooled_w, int8_t *tile,
+                                       int32_t *sums, int8_t *out, int32_t out_stride)
+{
+    if (y1 - y0 > X5_WINDOW_ROWS) {
+        x5_gemm_pooled_row(ex, n, y0, y1, pool, pooled_w, tile, sums, out, out_stride);
+        return;
+    }
+    x5_few_pooled(ex, n, y0, y1, pool, pooled_w, out, out_stride, sums, x5_few_win_regs);
 }
 
 /* ---- depthwise (depth multiplier 1) ------------------------------------------------- */
@@ -1272,9 +1354,9 @@ X5 void ps_conv_run_avx512(const ps_conv_op *op, const ps_conv_job *job)
     st.group = x5_few_group(op->out_c, st.kpad);
     if (st.group > 0) { /* out_c <= 8: pixels in the lanes */
         __builtin_cpu_init();
-        ps_conv_exec ex = {op, x5_few_prepare,
-                           __builtin_cpu_supports("avx512vbmi") ? x5_few_row_vbmi : x5_few_row,
-                           x5_few_pooled_row, x5_ring_window, 0, 0, &st};
+        const int vbmi = __builtin_cpu_supports("avx512vbmi");
+        ps_conv_exec ex = {op, x5_few_prepare, vbmi ? x5_few_row_vbmi : x5_few_row,
+                           vbmi ? x5_few_pooled_row_vbmi : x5_few_pooled_row, x5_ring_window, 0, 0, &st};
         ps_conv_drive(&ex, job);
         return;
     }
