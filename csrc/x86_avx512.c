@@ -868,6 +868,7 @@ typedef struct {
 X5I int x5_few_win_init(x5_few_win *fw, const ps_conv_op *op, const x5_rowctx *rc, int32_t half)
 {
     const int32_t row_len = op->kernel_w * op->in_c;
+    fw->rows = 0;
     if (rc->pointwise || !rc->contiguous || rc->rows > X5_FEW_ROWS) {
         return 0;
     }
@@ -883,14 +884,21 @@ X5I int x5_few_win_init(x5_few_win *fw, const ps_conv_op *op, const x5_rowctx *r
 }
 
 /* nregs patch registers (u8) of consecutive pixels of one conv row, register k holding
- * pixels k * half ..: the kernel rows' input bytes from byte col on (span <= 64 of them)
- * are loaded once and VPERMB (st->few_perm, moved (k * half) pixels on) lays them out. */
-X5VI void x5_few_win_regs(const x5_few_win *fw, int32_t col, int32_t span, int32_t step,
-                          int32_t half, __m512i perm, __m512i fill, int nregs, __m512i *regs)
+ * pixels k * half ..: each kernel row's span (<= 64) input bytes from column ix on are
+ * loaded once (columns outside the input: input_zp, i.e. padding taps) and VPERMB
+ * (st->few_perm, moved (k * half) pixels on) lays them out. */
+X5VI void x5_few_win_regs(const x5_few_win *fw, int32_t ix, int32_t span, const ps_conv_op *op,
+                          int32_t half, __m512i perm, int nregs, __m512i *regs)
 {
+    const int32_t c = op->in_c, step = op->stride_w * c;
+    const __m512i fill = _mm512_set1_epi8((char)op->quant->input_zp);
+    const int32_t lo = ix < 0 ? -ix * c : 0;
+    const int32_t hi = (op->in_w - ix) * c < span ? (op->in_w - ix) * c : span;
+    /* only the masked bytes are read (and can fault): the address may lie before the row */
+    const __mmask64 inside = hi > lo ? x5_bytes(lo, hi - lo) : 0;
     __m512i win[X5_FEW_ROWS];
     for (int32_t i = 0; i < fw->rows; i++) {
-        win[i] = _mm512_maskz_loadu_epi8(x5_bytes(0, span), fw->row[i] + col);
+        win[i] = _mm512_mask_loadu_epi8(fill, inside, (const void *)((uintptr_t)fw->row[i] + (uintptr_t)((ptrdiff_t)ix * c)));
     }
     for (int k = 0; k < nregs; k++) {
         const __m512i idx = _mm512_add_epi8(perm, _mm512_set1_epi8((char)(k * half * step)));
@@ -914,7 +922,6 @@ X5V static void x5_few_row_vbmi(const ps_conv_exec *ex, int32_t n, int32_t oy, i
     const int32_t cc = ex->oc1 - ex->oc0, g = st->group, half = g / 2;
     const int32_t c = op->in_c, row_len = op->kernel_w * c, step = op->stride_w * c;
     const x5_rq r = x5_rq_load_from(op->quant, st->pk_mult, st->pk_shift, (__mmask16)0xFFFF);
-    const __m512i fill = _mm512_set1_epi8((char)op->quant->input_zp); /* padding rows */
     const __m512i perm = _mm512_loadu_si512(st->few_perm);
     x5_rowctx rc;
     x5_few_pixels pix;
@@ -930,10 +937,9 @@ X5V static void x5_few_row_vbmi(const ps_conv_exec *ex, int32_t n, int32_t oy, i
         const int32_t ix = ox * op->stride_w - op->pad_left;
         const int32_t span = (px - 1) * step + row_len; /* the block's bytes of a kernel row */
         __m512i y[X5_FEW_VECTORS];
-        if (windows && span <= 64 && ix >= 0 &&
-            (ox + px - 1) * op->stride_w - op->pad_left + op->kernel_w - 1 < op->in_w) {
+        if (windows && span <= 64) {
             __m512i regs[2 * X5_FEW_VECTORS];
-            x5_few_win_regs(&fw, ix * c, span, step, half, perm, fill, 2 * NB, regs);
+            x5_few_win_regs(&fw, ix, span, op, half, perm, 2 * NB, regs);
             x5_few_block_n(op, st, &pix, regs, &r, y, NB);
         } else {
             pix.count = px;
@@ -953,8 +959,8 @@ X5V static void x5_few_row_vbmi(const ps_conv_exec *ex, int32_t n, int32_t oy, i
  * a register (lane l sums channel l % cc) and are folded onto the cc channels at the end.
  * With VBMI, a window no wider than g whose taps are inside the input horizontally takes
  * one vector per window row, built by x5_few_win_regs. */
-typedef void (*x5_few_win_fn)(const x5_few_win *fw, int32_t col, int32_t span, int32_t step,
-                              int32_t half, __m512i perm, __m512i fill, int nregs, __m512i *regs);
+typedef void (*x5_few_win_fn)(const x5_few_win *fw, int32_t ix, int32_t span, const ps_conv_op *op,
+                              int32_t half, __m512i perm, int nregs, __m512i *regs);
 
 /* win_regs: x5_few_win_regs (a constant, inlined into a VBMI caller), or NULL without VBMI */
 X5I void x5_few_pooled(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1,
@@ -968,7 +974,6 @@ X5I void x5_few_pooled(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1
     const int32_t c = op->in_c, row_len = op->kernel_w * c, step = op->stride_w * c;
     const int32_t ny = y1 - y0;
     const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const __m512i fill = _mm512_set1_epi8((char)op->quant->input_zp);
     const __m512i perm = _mm512_loadu_si512(st->few_perm);
     const x5_rq r = x5_rq_load_from(op->quant, st->pk_mult, st->pk_shift, (__mmask16)0xFFFF);
     x5_few_pixels pix;
@@ -993,11 +998,10 @@ X5I void x5_few_pooled(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1
         __m512i total = _mm512_setzero_si512();
         const int32_t ix = x0 * op->stride_w - op->pad_left;
         const int32_t span = (wx - 1) * step + row_len;
-        if (VBMI && windows && wx <= g && span <= 64 && ix >= 0 &&
-            (x1 - 1) * op->stride_w - op->pad_left + op->kernel_w - 1 < op->in_w) {
+        if (VBMI && windows && wx <= g && span <= 64) {
             __m512i regs[2 * X5_FEW_VECTORS], yv[X5_FEW_VECTORS];
             for (int32_t b = 0; b < ny; b++) {
-                win_regs(&fws[b], ix * c, span, step, half, perm, fill, 2, regs + 2 * b);
+                win_regs(&fws[b], ix, span, op, half, perm, 2, regs + 2 * b);
             }
             x5_few_block_n(op, st, &pix, regs, &r, yv, (int)ny);
             for (int32_t b = 0; b < ny; b++) {
