@@ -1358,7 +1358,10 @@ X5 void ps_conv_run_avx512(const ps_conv_op *op, const ps_conv_job *job)
     st.group = x5_few_group(op->out_c, st.kpad);
     if (st.group > 0) { /* out_c <= 8: pixels in the lanes */
         __builtin_cpu_init();
-        const int vbmi = __builtin_cpu_supports("avx512vbmi");
+        /* VPERMB windows need contiguous kernel rows (and few of them); other layers, and
+         * CPUs without VBMI, build every receptive field by masked loads */
+        const int vbmi = __builtin_cpu_supports("avx512vbmi") && op->kind != PS_KIND_POINTWISE &&
+                         op->dilation_w == 1 && op->kernel_h <= X5_FEW_ROWS;
         ps_conv_exec ex = {op, x5_few_prepare, vbmi ? x5_few_row_vbmi : x5_few_row,
                            vbmi ? x5_few_pooled_row_vbmi : x5_few_pooled_row, x5_ring_window, 0, 0, &st};
         ps_conv_drive(&ex, job);
