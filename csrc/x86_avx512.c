@@ -963,6 +963,31 @@ typedef void (*x5_few_win_fn)(const x5_few_win *fw, int32_t ix, int32_t span, co
                               int32_t half, __m512i perm, int nregs, __m512i *regs);
 
 /* win_regs: x5_few_win_regs (a constant, inlined into a VBMI caller), or NULL without VBMI */
+/* A window's pooled average from its g-slot sums (lane l: channel l % cc) to out. */
+X5I void x5_few_finish(x5_state *st, __m512i total, int32_t cc, int32_t pixels,
+                       const ps_pool_params *pool, int32_t *sums, int8_t *out)
+{
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m512i folded = total; /* lane c < cc: sum over the g pixel slots */
+    for (int32_t s = 1; s < st->group; s++) {
+        folded = _mm512_add_epi32(
+            folded, _mm512_permutexvar_epi32(_mm512_add_epi32(iota, _mm512_set1_epi32(s * cc)), total));
+    }
+    if (pixels != st->avg_count) { /* the count of the previous window, mostly */
+        st->avg_ok = x5_avg_init(&st->avg, pixels, pool);
+        st->avg_count = pixels;
+    }
+    if (st->avg_ok) {
+        _mm512_mask_cvtepi32_storeu_epi8(out, x5_lanes(cc), x5_avg_apply(&st->avg, folded));
+    } else {
+        _mm512_mask_storeu_epi32(sums, x5_lanes(cc), folded);
+        ps_pool_average_run(sums, pixels, cc, pool, out);
+    }
+}
+
+/* win_regs: x5_few_win_regs (a constant, inlined into a VBMI caller), or NULL without VBMI.
+ * With it, two windows of at most two rows go through one block (four vectors, for the
+ * dot products' latency). */
 X5I void x5_few_pooled(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1,
                        const ps_pool_params *pool, int32_t pooled_w, int8_t *out,
                        int32_t out_stride, int32_t *sums, x5_few_win_fn win_regs)
@@ -973,7 +998,6 @@ X5I void x5_few_pooled(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1
     const int32_t cc = ex->oc1 - ex->oc0, g = st->group, half = g / 2;
     const int32_t c = op->in_c, row_len = op->kernel_w * c, step = op->stride_w * c;
     const int32_t ny = y1 - y0;
-    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const __m512i perm = _mm512_loadu_si512(st->few_perm);
     const x5_rq r = x5_rq_load_from(op->quant, st->pk_mult, st->pk_shift, (__mmask16)0xFFFF);
     x5_few_pixels pix;
@@ -987,28 +1011,50 @@ X5I void x5_few_pooled(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1
             windows &= x5_few_win_init(&fws[j], op, &rcs[j], half);
         }
     }
-    for (int32_t px = 0; px < pooled_w; px++, out += out_stride) {
-        int32_t x0, x1;
-        ps_pool_window(px, pool->stride_w, pool->pad_left, pool->pool_w, op->out_w, &x0, &x1);
-        const int32_t pixels = ny * (x1 - x0), wx = x1 - x0;
-        if (pixels != st->avg_count) { /* the count of the previous window, mostly */
-            st->avg_ok = x5_avg_init(&st->avg, pixels, pool);
-            st->avg_count = pixels;
+    for (int32_t px = 0; px < pooled_w;) {
+        /* this window and the next: columns, input column of the first tap, bytes per row */
+        int32_t x0[2], x1[2], ix[2], span[2], ok[2];
+        for (int w = 0; w < 2; w++) {
+            ok[w] = 0;
+            if (px + w < pooled_w) {
+                ps_pool_window(px + w, pool->stride_w, pool->pad_left, pool->pool_w, op->out_w,
+                               &x0[w], &x1[w]);
+                ix[w] = x0[w] * op->stride_w - op->pad_left;
+                span[w] = (x1[w] - x0[w] - 1) * step + row_len;
+                ok[w] = VBMI && windows && x1[w] - x0[w] <= g && span[w] <= 64;
+            }
         }
+        if (ok[0] && ok[1] && 2 * ny <= X5_FEW_VECTORS) {
+            __m512i regs[2 * X5_FEW_VECTORS], yv[X5_FEW_VECTORS];
+            for (int w = 0; w < 2; w++) {
+                for (int32_t b = 0; b < ny; b++) {
+                    win_regs(&fws[b], ix[w], span[w], op, half, perm, 2, regs + 2 * (w * ny + b));
+                }
+            }
+            x5_few_block_n(op, st, &pix, regs, &r, yv, (int)(2 * ny));
+            for (int w = 0; w < 2; w++, out += out_stride) {
+                __m512i total = _mm512_setzero_si512();
+                for (int32_t b = 0; b < ny; b++) {
+                    total = _mm512_mask_add_epi32(total, x5_lanes((x1[w] - x0[w]) * cc), total, yv[w * ny + b]);
+                }
+                x5_few_finish(st, total, cc, ny * (x1[w] - x0[w]), pool, sums, out);
+            }
+            px += 2;
+            continue;
+        }
+        const int32_t wx = x1[0] - x0[0], pixels = ny * wx;
         __m512i total = _mm512_setzero_si512();
-        const int32_t ix = x0 * op->stride_w - op->pad_left;
-        const int32_t span = (wx - 1) * step + row_len;
-        if (VBMI && windows && wx <= g && span <= 64) {
+        if (ok[0]) {
             __m512i regs[2 * X5_FEW_VECTORS], yv[X5_FEW_VECTORS];
             for (int32_t b = 0; b < ny; b++) {
-                win_regs(&fws[b], ix, span, op, half, perm, 2, regs + 2 * b);
+                win_regs(&fws[b], ix[0], span[0], op, half, perm, 2, regs + 2 * b);
             }
             x5_few_block_n(op, st, &pix, regs, &r, yv, (int)ny);
             for (int32_t b = 0; b < ny; b++) {
                 total = _mm512_mask_add_epi32(total, x5_lanes(wx * cc), total, yv[b]);
             }
         } else {
-            int32_t y = 0, x = x0; /* the next pixel: window row y, column x */
+            int32_t y = 0, x = x0[0]; /* the next pixel: window row y, column x */
             for (int32_t i = 0; i < pixels; i += X5_FEW_VECTORS * g) {
                 const int32_t left = pixels - i < X5_FEW_VECTORS * g ? pixels - i : X5_FEW_VECTORS * g;
                 const int NB = (int)((left + g - 1) / g);
@@ -1017,8 +1063,8 @@ X5I void x5_few_pooled(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1
                 for (int32_t j = 0; j < left; j++) {
                     pix.rc[j] = &rcs[y];
                     pix.x[j] = x;
-                    if (++x == x1) {
-                        x = x0;
+                    if (++x == x1[0]) {
+                        x = x0[0];
                         y++;
                     }
                 }
@@ -1029,17 +1075,9 @@ X5I void x5_few_pooled(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1
                 }
             }
         }
-        __m512i folded = total; /* lane c < cc: sum over the g pixel slots */
-        for (int32_t s = 1; s < g; s++) {
-            folded = _mm512_add_epi32(
-                folded, _mm512_permutexvar_epi32(_mm512_add_epi32(iota, _mm512_set1_epi32(s * cc)), total));
-        }
-        if (st->avg_ok) {
-            _mm512_mask_cvtepi32_storeu_epi8(out, x5_lanes(cc), x5_avg_apply(&st->avg, folded));
-        } else {
-            _mm512_mask_storeu_epi32(sums, x5_lanes(cc), folded);
-            ps_pool_average_run(sums, pixels, cc, pool, out);
-        }
+        x5_few_finish(st, total, cc, pixels, pool, sums, out);
+        px++;
+        out += out_stride;
     }
 }
 
