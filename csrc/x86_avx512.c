@@ -15,6 +15,8 @@
  * exact in int32 arithmetic modulo 2^32, and acc itself fits int32 (the accumulator
  * check), so the wrapped sums give exactly acc. A receptive field of at most 64 bytes is
  * built in a register by masked loads (x5_patch_reg), longer ones are gathered in memory.
+ * Layers with at most 8 output channels put 2-8 pixels x their channels in a vector
+ * instead (x5_few_*), gathering the receptive fields with VPERMB where the CPU has VBMI.
  * Depthwise keeps channels in the lanes (16 per register, VPDPWSSD; see the depthwise
  * section). Requantization (double or single rounding) is vectorised over the 16 channels
  * with the 64-bit products of VPMULDQ. The fused window mode sums each pooling window's
@@ -744,6 +746,48 @@ X5 static int32_t x5_few_prepare(ps_conv_exec *ex, int32_t oc0)
     return end;
 }
 
+/* x5_requant's double rounding with what depends only on the channels worked out once
+ * per call: the odd lanes' multipliers, RoundingDivideByPOT's mask and threshold, and
+ * whether any channel shifts left at all (TFLite models mostly shift right only). */
+typedef struct {
+    x5_rq rq;
+    __m512i mult_odd, rmask, rhalf;
+    int left;
+} x5_frq;
+
+X5I x5_frq x5_frq_load(const ps_quant_params *q, const x5_state *st)
+{
+    x5_frq f;
+    const __m512i one = _mm512_set1_epi32(1);
+    f.rq = x5_rq_load_from(q, st->pk_mult, st->pk_shift, (__mmask16)0xFFFF);
+    f.mult_odd = _mm512_srli_epi64(f.rq.mult, 32);
+    f.rmask = _mm512_sub_epi32(_mm512_sllv_epi32(one, f.rq.b), one);
+    f.rhalf = _mm512_srai_epi32(f.rmask, 1);
+    f.left = _mm512_test_epi32_mask(f.rq.a, f.rq.a) != 0;
+    return f;
+}
+
+X5I __m512i x5_few_requant(__m512i acc, const x5_frq *f)
+{
+    if (f->rq.single) {
+        return x5_requant(acc, &f->rq);
+    }
+    const __m512i nudge = _mm512_set1_epi64(INT64_C(1) << 30);
+    const __m512i x = f->left ? _mm512_sllv_epi32(acc, f->rq.a) : acc; /* wraps, as TFLite's */
+    /* SRDHM(x, m) = floor((x * m + 2^30) / 2^31): bits 31..62 of the 64-bit sum */
+    __m512i p_even = _mm512_add_epi64(_mm512_mul_epi32(x, f->rq.mult), nudge);
+    __m512i p_odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), f->mult_odd), nudge);
+    __m512i s = _mm512_mask_blend_epi32((__mmask16)0xAAAA, _mm512_srli_epi64(p_even, 31),
+                                        _mm512_slli_epi64(p_odd, 1));
+    /* RoundingDivideByPOT(s, right) */
+    __m512i rem = _mm512_and_si512(s, f->rmask);
+    __m512i thr = _mm512_sub_epi32(f->rhalf, _mm512_srai_epi32(s, 31));
+    __m512i quo = _mm512_srav_epi32(s, f->rq.b);
+    __m512i scaled = _mm512_mask_add_epi32(quo, _mm512_cmpgt_epi32_mask(rem, thr), quo, _mm512_set1_epi32(1));
+    __m512i v = _mm512_add_epi32(scaled, f->rq.zp);
+    return _mm512_min_epi32(_mm512_max_epi32(v, f->rq.lo), f->rq.hi);
+}
+
 #define X5_FEW_VECTORS 4 /* vectors (groups of g pixels) per block */
 #define X5_FEW_ROWS 8    /* kernel rows whose input windows the VPERMB gather keeps */
 
@@ -769,7 +813,7 @@ X5I __m512i x5_few_reg(const ps_conv_op *op, const x5_few_pixels *px, int32_t j0
  * lanes. NB and G are constants here, so the patch registers stay in registers (a
  * masked merge into a spilled one would not forward to the loads that read it). */
 X5I void x5_few_block(const ps_conv_op *op, const x5_state *st, const x5_few_pixels *px,
-                      const __m512i *given, const x5_rq *r, __m512i *y, const int NB, const int G)
+                      const __m512i *given, const x5_frq *r, __m512i *y, const int NB, const int G)
 {
     const int half = G / 2;
     __m512i regs[2 * X5_FEW_VECTORS];
@@ -793,7 +837,7 @@ X5I void x5_few_block(const ps_conv_op *op, const x5_state *st, const x5_few_pix
         }
     }
     for (int b = 0; b < NB; b++) {
-        y[b] = x5_requant(acc[b], r);
+        y[b] = x5_few_requant(acc[b], r);
     }
 }
 
@@ -803,7 +847,7 @@ X5I void x5_few_block(const ps_conv_op *op, const x5_state *st, const x5_few_pix
         break;
 
 X5I void x5_few_block_n(const ps_conv_op *op, const x5_state *st, const x5_few_pixels *px,
-                        const __m512i *given, const x5_rq *r, __m512i *y, int NB)
+                        const __m512i *given, const x5_frq *r, __m512i *y, int NB)
 {
     switch (NB * 16 + st->group) {
         X5_FEW_CASE(1, 2) X5_FEW_CASE(2, 2) X5_FEW_CASE(3, 2) X5_FEW_CASE(4, 2)
@@ -834,7 +878,7 @@ X5 static void x5_few_row(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t
     const ps_conv_op *op = ex->op;
     const x5_state *st = (const x5_state *)ex->state;
     const int32_t cc = ex->oc1 - ex->oc0, g = st->group;
-    const x5_rq r = x5_rq_load_from(op->quant, st->pk_mult, st->pk_shift, (__mmask16)0xFFFF);
+    const x5_frq r = x5_frq_load(op->quant, st);
     x5_rowctx rc;
     x5_few_pixels pix;
     x5_rowctx_init(&rc, op, n, oy);
@@ -921,7 +965,7 @@ X5V static void x5_few_row_vbmi(const ps_conv_exec *ex, int32_t n, int32_t oy, i
     const x5_state *st = (const x5_state *)ex->state;
     const int32_t cc = ex->oc1 - ex->oc0, g = st->group, half = g / 2;
     const int32_t c = op->in_c, row_len = op->kernel_w * c, step = op->stride_w * c;
-    const x5_rq r = x5_rq_load_from(op->quant, st->pk_mult, st->pk_shift, (__mmask16)0xFFFF);
+    const x5_frq r = x5_frq_load(op->quant, st);
     const __m512i perm = _mm512_loadu_si512(st->few_perm);
     x5_rowctx rc;
     x5_few_pixels pix;
@@ -977,10 +1021,10 @@ X5I void x5_few_finish(x5_state *st, __m512i total, int32_t cc, int32_t pixels,
         st->avg_ok = x5_avg_init(&st->avg, pixels, pool);
         st->avg_count = pixels;
     }
+    _mm512_mask_storeu_epi32(sums, x5_lanes(cc), folded); /* the scratch is used as declared */
     if (st->avg_ok) {
         _mm512_mask_cvtepi32_storeu_epi8(out, x5_lanes(cc), x5_avg_apply(&st->avg, folded));
     } else {
-        _mm512_mask_storeu_epi32(sums, x5_lanes(cc), folded);
         ps_pool_average_run(sums, pixels, cc, pool, out);
     }
 }
@@ -989,7 +1033,7 @@ X5I void x5_few_finish(x5_state *st, __m512i total, int32_t cc, int32_t pixels,
  * With it, two windows of at most two rows go through one block (four vectors, for the
  * dot products' latency). */
 X5I void x5_few_pooled(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1,
-                       const ps_pool_params *pool, int32_t pooled_w, int8_t *out,
+                       const ps_pool_params *pool, int32_t pooled_w, int8_t *tile, int8_t *out,
                        int32_t out_stride, int32_t *sums, x5_few_win_fn win_regs)
 {
     const int VBMI = win_regs != NULL;
@@ -999,7 +1043,7 @@ X5I void x5_few_pooled(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1
     const int32_t c = op->in_c, row_len = op->kernel_w * c, step = op->stride_w * c;
     const int32_t ny = y1 - y0;
     const __m512i perm = _mm512_loadu_si512(st->few_perm);
-    const x5_rq r = x5_rq_load_from(op->quant, st->pk_mult, st->pk_shift, (__mmask16)0xFFFF);
+    const x5_frq r = x5_frq_load(op->quant, st);
     x5_few_pixels pix;
     x5_rowctx rcs[X5_WINDOW_ROWS];
     x5_few_win fws[X5_WINDOW_ROWS];
@@ -1033,10 +1077,12 @@ X5I void x5_few_pooled(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1
             }
             x5_few_block_n(op, st, &pix, regs, &r, yv, (int)(2 * ny));
             for (int w = 0; w < 2; w++, out += out_stride) {
+                const __mmask16 m = x5_lanes((x1[w] - x0[w]) * cc);
                 __m512i total = _mm512_setzero_si512();
                 for (int32_t b = 0; b < ny; b++) {
-                    total = _mm512_mask_add_epi32(total, x5_lanes((x1[w] - x0[w]) * cc), total, yv[w * ny + b]);
+                    total = _mm512_mask_add_epi32(total, m, total, yv[w * ny + b]);
                 }
+                _mm512_mask_cvtepi32_storeu_epi8(tile, m, yv[w * ny]); /* the tile: a window row */
                 x5_few_finish(st, total, cc, ny * (x1[w] - x0[w]), pool, sums, out);
             }
             px += 2;
@@ -1053,6 +1099,7 @@ X5I void x5_few_pooled(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1
             for (int32_t b = 0; b < ny; b++) {
                 total = _mm512_mask_add_epi32(total, x5_lanes(wx * cc), total, yv[b]);
             }
+            _mm512_mask_cvtepi32_storeu_epi8(tile, x5_lanes(wx * cc), yv[0]);
         } else {
             int32_t y = 0, x = x0[0]; /* the next pixel: window row y, column x */
             for (int32_t i = 0; i < pixels; i += X5_FEW_VECTORS * g) {
@@ -1071,7 +1118,10 @@ X5I void x5_few_pooled(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1
                 x5_few_block_n(op, st, &pix, NULL, &r, yv, NB);
                 for (int b = 0; b < NB; b++) {
                     const int32_t in_vec = left - b * g < g ? left - b * g : g;
+                    const int32_t xb = pix.x[b * g], in_row = x1[0] - xb < in_vec ? x1[0] - xb : in_vec;
                     total = _mm512_mask_add_epi32(total, x5_lanes(in_vec * cc), total, yv[b]);
+                    /* the tile: the vector's pixels in their window row */
+                    _mm512_mask_cvtepi32_storeu_epi8(tile + (size_t)(xb - x0[0]) * cc, x5_lanes(in_row * cc), yv[b]);
                 }
             }
         }
@@ -1089,7 +1139,7 @@ X5 static void x5_few_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0, 
         x5_gemm_pooled_row(ex, n, y0, y1, pool, pooled_w, tile, sums, out, out_stride);
         return;
     }
-    x5_few_pooled(ex, n, y0, y1, pool, pooled_w, out, out_stride, sums, NULL);
+    x5_few_pooled(ex, n, y0, y1, pool, pooled_w, tile, out, out_stride, sums, NULL);
 }
 
 X5V static void x5_few_pooled_row_vbmi(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1,
@@ -1100,7 +1150,7 @@ X5V static void x5_few_pooled_row_vbmi(const ps_conv_exec *ex, int32_t n, int32_
         x5_gemm_pooled_row(ex, n, y0, y1, pool, pooled_w, tile, sums, out, out_stride);
         return;
     }
-    x5_few_pooled(ex, n, y0, y1, pool, pooled_w, out, out_stride, sums, x5_few_win_regs);
+    x5_few_pooled(ex, n, y0, y1, pool, pooled_w, tile, out, out_stride, sums, x5_few_win_regs);
 }
 
 /* ---- depthwise (depth multiplier 1) ------------------------------------------------- */
