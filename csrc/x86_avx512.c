@@ -790,6 +790,7 @@ X5I __m512i x5_few_requant(__m512i acc, const x5_frq *f)
 
 #define X5_FEW_VECTORS 4 /* vectors (groups of g pixels) per block */
 #define X5_FEW_ROWS 8    /* kernel rows whose input windows the VPERMB gather keeps */
+#define X5_FEW_POOL_ROWS 2 /* fused window rows the few-channel window body takes */
 
 /* The block's pixels: pixel j is conv pixel xs[j] of the row of rcs[j], j < count. */
 typedef struct {
@@ -1045,8 +1046,8 @@ X5I void x5_few_pooled(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1
     const __m512i perm = _mm512_loadu_si512(st->few_perm);
     const x5_frq r = x5_frq_load(op->quant, st);
     x5_few_pixels pix;
-    x5_rowctx rcs[X5_WINDOW_ROWS];
-    x5_few_win fws[X5_WINDOW_ROWS];
+    x5_rowctx rcs[X5_FEW_POOL_ROWS];
+    x5_few_win fws[X5_FEW_POOL_ROWS];
     int windows = VBMI;
     pix.count = 0;
     for (int32_t j = 0; j < ny; j++) {
@@ -1068,7 +1069,7 @@ X5I void x5_few_pooled(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1
                 ok[w] = VBMI && windows && x1[w] - x0[w] <= g && span[w] <= 64;
             }
         }
-        if (ok[0] && ok[1] && 2 * ny <= X5_FEW_VECTORS) {
+        if (ok[0] && ok[1]) { /* 2 * ny <= X5_FEW_VECTORS vectors */
             __m512i regs[2 * X5_FEW_VECTORS], yv[X5_FEW_VECTORS];
             for (int w = 0; w < 2; w++) {
                 for (int32_t b = 0; b < ny; b++) {
@@ -1131,26 +1132,43 @@ X5I void x5_few_pooled(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1
     }
 }
 
+/* The window bodies in frames of their own, entered only for windows of at most
+ * X5_FEW_POOL_ROWS rows: taller ones take x5_gemm_pooled_row (the replicated packing
+ * serves the plain GEMM too), and the two frames are never on the stack together. */
+X5 static __attribute__((noinline)) void x5_few_pooled_plain(
+    const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1, const ps_pool_params *pool,
+    int32_t pooled_w, int8_t *tile, int32_t *sums, int8_t *out, int32_t out_stride)
+{
+    x5_few_pooled(ex, n, y0, y1, pool, pooled_w, tile, out, out_stride, sums, NULL);
+}
+
+X5V static __attribute__((noinline)) void x5_few_pooled_vbmi(
+    const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1, const ps_pool_params *pool,
+    int32_t pooled_w, int8_t *tile, int32_t *sums, int8_t *out, int32_t out_stride)
+{
+    x5_few_pooled(ex, n, y0, y1, pool, pooled_w, tile, out, out_stride, sums, x5_few_win_regs);
+}
+
 X5 static void x5_few_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1,
                                  const ps_pool_params *pool, int32_t pooled_w, int8_t *tile,
                                  int32_t *sums, int8_t *out, int32_t out_stride)
 {
-    if (y1 - y0 > X5_WINDOW_ROWS) { /* the replicated packing serves the plain GEMM too */
+    if (y1 - y0 > X5_FEW_POOL_ROWS) {
         x5_gemm_pooled_row(ex, n, y0, y1, pool, pooled_w, tile, sums, out, out_stride);
-        return;
+    } else {
+        x5_few_pooled_plain(ex, n, y0, y1, pool, pooled_w, tile, sums, out, out_stride);
     }
-    x5_few_pooled(ex, n, y0, y1, pool, pooled_w, tile, out, out_stride, sums, NULL);
 }
 
-X5V static void x5_few_pooled_row_vbmi(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1,
-                                       const ps_pool_params *pool, int32_t pooled_w, int8_t *tile,
-                                       int32_t *sums, int8_t *out, int32_t out_stride)
+X5 static void x5_few_pooled_row_vbmi(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1,
+                                      const ps_pool_params *pool, int32_t pooled_w, int8_t *tile,
+                                      int32_t *sums, int8_t *out, int32_t out_stride)
 {
-    if (y1 - y0 > X5_WINDOW_ROWS) {
+    if (y1 - y0 > X5_FEW_POOL_ROWS) {
         x5_gemm_pooled_row(ex, n, y0, y1, pool, pooled_w, tile, sums, out, out_stride);
-        return;
+    } else {
+        x5_few_pooled_vbmi(ex, n, y0, y1, pool, pooled_w, tile, sums, out, out_stride);
     }
-    x5_few_pooled(ex, n, y0, y1, pool, pooled_w, tile, out, out_stride, sums, x5_few_win_regs);
 }
 
 /* ---- depthwise (depth multiplier 1) ------------------------------------------------- */
