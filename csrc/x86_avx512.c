@@ -15,6 +15,8 @@
  * exact in int32 arithmetic modulo 2^32, and acc itself fits int32 (the accumulator
  * check), so the wrapped sums give exactly acc. A receptive field of at most 64 bytes is
  * built in a register by masked loads (x5_patch_reg), longer ones are gathered in memory.
+ * Layers with at most 8 output channels put 2-8 pixels x their channels in a vector
+ * instead (x5_few_*), gathering the receptive fields with VPERMB where the CPU has VBMI.
  * Depthwise keeps channels in the lanes (16 per register, VPDPWSSD; see the depthwise
  * section); unfused 3x3 undilated depthwise with multiplier 1 interleaves each output
  * row's three input rows into u8 column quads for VPDPBUSD (the column-quad section). Requantization (double or single rounding) is vectorised over the 16 channels
@@ -37,6 +39,9 @@
 
 #define X5 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 #define X5I X5 static inline __attribute__((always_inline))
+/* VPERMB as well, for the few-channel GEMM's row gather (x5_few_row_vbmi) */
+#define X5V __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi")))
+#define X5VI X5V static inline __attribute__((always_inline))
 
 #define X5_PACK_BYTES 32768 /* packed weights of one chunk */
 #define X5_MAX_KPAD 2048    /* receptive field bytes per pixel */
@@ -62,8 +67,12 @@ typedef struct {
     uint8_t *patch; /* [X5_PIXELS][kpad] */
     int32_t *w32;   /* depthwise: [taps][nvec * 16] weights as int16 in int32 lanes */
     int32_t *cst_fold; /* depthwise: [nvec * 16] bias - input_zp * sum(w) */
-    int32_t group;     /* depthwise: pixels per vector (16 / C for C = 1, 2, 4, 8), else 1 */
-    int32_t pk_mult[16], pk_shift[16]; /* depthwise, grouped: per lane */
+    int32_t group;     /* depthwise: pixels per vector (16 / C for C = 1, 2, 4, 8), else 1;
+                          GEMM with few channels: pixels per vector (x5_few_group), else 0 */
+    int32_t pk_mult[16], pk_shift[16]; /* depthwise grouped, GEMM few: per lane */
+    int32_t few_idx[16]; /* GEMM few: lane l's dword of quad 0 in a vector's two patch registers */
+    int8_t few_perm[64]; /* GEMM few: byte p of a patch register (slot s, rf byte t), taken from a
+                            kernel row's input bytes starting at slot 0's: s * stride_w * C + t % (KW * C) */
     int32_t avg_count, avg_ok;        /* fused window: the count avg was made for */
     int32_t q_mode;                   /* depthwise column quads: x5q_requant's mode */
     x5_avg avg;
@@ -367,6 +376,7 @@ typedef struct {
     int32_t ky[64];             /* the kernel row of each */
     __mmask64 mask[64];         /* its bytes in the receptive field */
     uintptr_t base[64];         /* its address for input column 0, minus its byte offset */
+    __mmask64 all;              /* the union of mask[] */
     int32_t iy0, pointwise, contiguous;
 } x5_rowctx;
 
@@ -376,6 +386,7 @@ X5I void x5_rowctx_init(x5_rowctx *rc, const ps_conv_op *op, int32_t n, int32_t 
     const int8_t *image = op->input + (size_t)n * op->in_h * op->in_w * c;
     rc->pointwise = op->kind == PS_KIND_POINTWISE;
     rc->rows = 0;
+    rc->all = 0;
     rc->iy0 = 0;
     rc->contiguous = 0;
     if (rc->pointwise) {
@@ -396,6 +407,7 @@ X5I void x5_rowctx_init(x5_rowctx *rc, const ps_conv_op *op, int32_t n, int32_t 
             rc->ky[rc->rows] = ky;
             rc->mask[rc->rows] = x5_bytes(ky * row_len, row_len);
             rc->base[rc->rows] = row - (uintptr_t)(ky * row_len);
+            rc->all |= rc->mask[rc->rows];
             rc->rows++;
             continue;
         }
@@ -404,27 +416,31 @@ X5I void x5_rowctx_init(x5_rowctx *rc, const ps_conv_op *op, int32_t n, int32_t 
             rc->ky[rc->rows] = ky;
             rc->mask[rc->rows] = x5_bytes(off, c);
             rc->base[rc->rows] = row + (uintptr_t)kx * (uintptr_t)op->dilation_w * (uintptr_t)c - (uintptr_t)off;
+            rc->all |= rc->mask[rc->rows];
             rc->rows++;
         }
     }
 }
 
-X5I __m512i x5_patch_reg(const ps_conv_op *op, const x5_rowctx *rc, int32_t ox)
+/* Merges the receptive field of pixel ox (as int8, before the flip to u8) into r at byte
+ * offset at (at + kpad <= 64); the bytes of r outside it, and padding taps, stay as they are. */
+X5I __m512i x5_patch_into(const ps_conv_op *op, const x5_rowctx *rc, int32_t ox, __m512i r,
+                          int32_t at)
 {
     const int32_t c = op->in_c;
-    const __m512i flip = _mm512_set1_epi8((char)0x80);
     if (rc->pointwise) {
-        return _mm512_xor_si512(
-            _mm512_maskz_loadu_epi8(rc->mask[0], (const void *)(rc->base[0] + (uintptr_t)ox * c)), flip);
+        return _mm512_mask_loadu_epi8(r, rc->mask[0] << at,
+                                      (const void *)(rc->base[0] + (uintptr_t)ox * c - (uintptr_t)at));
     }
-    __m512i r = _mm512_set1_epi8((char)op->quant->input_zp); /* padding taps: x = zp */
     const int32_t ix0 = ox * op->stride_w - op->pad_left;
     if (ix0 >= 0 && ix0 + (op->kernel_w - 1) * op->dilation_w < op->in_w) {
-        const uintptr_t col = (uintptr_t)ix0 * (uintptr_t)c;
+        const uintptr_t col = (uintptr_t)ix0 * (uintptr_t)c - (uintptr_t)at;
+        /* zero-masked loads ORed together: no chain of merges through r */
+        __m512i u = _mm512_setzero_si512();
         for (int32_t i = 0; i < rc->rows; i++) {
-            r = _mm512_mask_loadu_epi8(r, rc->mask[i], (const void *)(rc->base[i] + col));
+            u = _mm512_or_si512(u, _mm512_maskz_loadu_epi8(rc->mask[i] << at, (const void *)(rc->base[i] + col)));
         }
-        return _mm512_xor_si512(r, flip);
+        return _mm512_mask_mov_epi8(r, rc->all << at, u);
     }
     const int32_t row_len = op->kernel_w * c;
     const int32_t step = rc->contiguous ? 1 : op->kernel_w; /* loads per kernel row */
@@ -434,11 +450,19 @@ X5I __m512i x5_patch_reg(const ps_conv_op *op, const x5_rowctx *rc, int32_t ox)
         for (int32_t kx = 0; kx < op->kernel_w; kx++) {
             const int32_t ix = ix0 + kx * op->dilation_w;
             if (ix >= 0 && ix < op->in_w) {
-                r = x5_load_at(r, ky * row_len + kx * c, c, row + (size_t)ix * c);
+                r = x5_load_at(r, at + ky * row_len + kx * c, c, row + (size_t)ix * c);
             }
         }
     }
-    return _mm512_xor_si512(r, flip);
+    return r;
+}
+
+X5I __m512i x5_patch_reg(const ps_conv_op *op, const x5_rowctx *rc, int32_t ox)
+{
+    /* padding taps: x = zp */
+    const __m512i fill = rc->pointwise ? _mm512_setzero_si512()
+                                       : _mm512_set1_epi8((char)op->quant->input_zp);
+    return _mm512_xor_si512(x5_patch_into(op, rc, ox, fill, 0), _mm512_set1_epi8((char)0x80));
 }
 
 /* Where a block of the fused window puts its pixels' sums: first block (store, else
@@ -729,6 +753,491 @@ X5 static void x5_gemm_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0,
         if (!st->avg_ok) {
             ps_pool_average_run(sums, pixels, cc, pool, out);
         }
+    }
+}
+
+/* ---- GEMM with few output channels: pixels in the lanes --------------------------------
+ *
+ * With cc <= 8 output channels, 16 channel lanes would be mostly idle (and requantized
+ * for nothing). Here a vector holds g pixels x cc channels instead (g = 2, 4 or 8,
+ * g * cc <= 16): lane l is channel l % cc of pixel l / cc of a group of g consecutive
+ * pixels. The packed weights and folded bias of the plain GEMM are replicated over the g
+ * pixel slots (lanes from g * cc on: 0). The g pixels' receptive fields sit in two
+ * registers (g / 2 each, 128 / g bytes apart), and one VPERMT2D per quad hands each lane
+ * its pixel's quad. The requantized lanes are then exactly the NHWC bytes of the g pixels. */
+
+/* Pixels per vector, or 0 where the plain GEMM runs (more channels, or a receptive field
+ * that is gathered in memory). */
+static int32_t x5_few_group(int32_t out_c, int32_t kpad)
+{
+    int32_t g = 8;
+    while (g >= 2 && (g * out_c > 16 || g * kpad > 128)) {
+        g /= 2;
+    }
+    return g >= 2 ? g : 0;
+}
+
+X5 static int32_t x5_few_prepare(ps_conv_exec *ex, int32_t oc0)
+{
+    const ps_conv_op *op = ex->op;
+    x5_state *st = (x5_state *)ex->state;
+    const int32_t end = x5_gemm_prepare(ex, oc0); /* one chunk: cc <= 8 */
+    const int32_t cc = ex->oc1 - ex->oc0, g = st->group, half = g / 2;
+    const __mmask16 m = x5_lanes(g * cc);
+    int32_t rep[16];
+    /* lane l: channel ci of the pixel whose quad 0 is dword s of the register pair (pixel
+     * j: register j / half, dword (j % half) * 16 / half); no divisions, this runs per call */
+    for (int32_t l = 0, s = 0, ci = 0; l < 16; l++) {
+        const int live = l < g * cc;
+        rep[l] = ci;
+        st->pk_mult[l] = live ? op->quant->multiplier[oc0 + ci] : 0;
+        st->pk_shift[l] = live ? op->quant->shift[oc0 + ci] : 0;
+        st->few_idx[l] = live ? s : 0;
+        if (++ci == cc) {
+            ci = 0;
+            s += s % 16 + 16 / half < 16 ? 16 / half : 16 - s % 16; /* the next slot */
+        }
+    }
+    const int32_t slot = 64 / half, row_len = op->kernel_w * op->in_c;
+    for (int32_t s = 0; s < half; s++) {
+        for (int32_t t = 0, tr = 0; t < slot; t++) { /* tr = t % row_len */
+            st->few_perm[s * slot + t] = (int8_t)(t < st->k ? s * op->stride_w * op->in_c + tr : 0);
+            if (++tr == row_len) {
+                tr = 0;
+            }
+        }
+    }
+    const __m512i idx = _mm512_loadu_si512(rep);
+    for (int32_t i = 0; i < st->kpad / 4; i++) {
+        int8_t *w = st->wpack + (size_t)i * 64;
+        _mm512_store_si512(w, _mm512_maskz_permutexvar_epi32(m, idx, _mm512_load_si512(w)));
+    }
+    _mm512_storeu_si512(st->cst, _mm512_maskz_permutexvar_epi32(m, idx, _mm512_loadu_si512(st->cst)));
+    return end;
+}
+
+/* x5_requant's double rounding with what depends only on the channels worked out once
+ * per call: the odd lanes' multipliers, RoundingDivideByPOT's mask and threshold, and
+ * whether any channel shifts left at all (TFLite models mostly shift right only). */
+typedef struct {
+    x5_rq rq;
+    __m512i mult_odd, rmask, rhalf;
+    int left;
+} x5_frq;
+
+X5I x5_frq x5_frq_load(const ps_quant_params *q, const x5_state *st)
+{
+    x5_frq f;
+    const __m512i one = _mm512_set1_epi32(1);
+    f.rq = x5_rq_load_from(q, st->pk_mult, st->pk_shift, (__mmask16)0xFFFF);
+    f.mult_odd = _mm512_srli_epi64(f.rq.mult, 32);
+    f.rmask = _mm512_sub_epi32(_mm512_sllv_epi32(one, f.rq.b), one);
+    f.rhalf = _mm512_srai_epi32(f.rmask, 1);
+    f.left = _mm512_test_epi32_mask(f.rq.a, f.rq.a) != 0;
+    return f;
+}
+
+X5I __m512i x5_few_requant(__m512i acc, const x5_frq *f)
+{
+    if (f->rq.single) {
+        return x5_requant(acc, &f->rq);
+    }
+    const __m512i nudge = _mm512_set1_epi64(INT64_C(1) << 30);
+    const __m512i x = f->left ? _mm512_sllv_epi32(acc, f->rq.a) : acc; /* wraps, as TFLite's */
+    /* SRDHM(x, m) = floor((x * m + 2^30) / 2^31): bits 31..62 of the 64-bit sum */
+    __m512i p_even = _mm512_add_epi64(_mm512_mul_epi32(x, f->rq.mult), nudge);
+    __m512i p_odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), f->mult_odd), nudge);
+    __m512i s = _mm512_mask_blend_epi32((__mmask16)0xAAAA, _mm512_srli_epi64(p_even, 31),
+                                        _mm512_slli_epi64(p_odd, 1));
+    /* RoundingDivideByPOT(s, right) */
+    __m512i rem = _mm512_and_si512(s, f->rmask);
+    __m512i thr = _mm512_sub_epi32(f->rhalf, _mm512_srai_epi32(s, 31));
+    __m512i quo = _mm512_srav_epi32(s, f->rq.b);
+    __m512i scaled = _mm512_mask_add_epi32(quo, _mm512_cmpgt_epi32_mask(rem, thr), quo, _mm512_set1_epi32(1));
+    __m512i v = _mm512_add_epi32(scaled, f->rq.zp);
+    return _mm512_min_epi32(_mm512_max_epi32(v, f->rq.lo), f->rq.hi);
+}
+
+#define X5_FEW_VECTORS 4 /* vectors (groups of g pixels) per block */
+#define X5_FEW_ROWS 8    /* kernel rows whose input windows the VPERMB gather keeps */
+#define X5_FEW_POOL_ROWS 2 /* fused window rows the few-channel window body takes */
+
+/* The block's pixels: pixel j is conv pixel xs[j] of the row of rcs[j], j < count. */
+typedef struct {
+    const x5_rowctx *rc[X5_FEW_VECTORS * 8];
+    int32_t x[X5_FEW_VECTORS * 8];
+    int32_t count;
+} x5_few_pixels;
+
+/* Pixels j0 .. j0 + half - 1 (those < count) as u8, 64 / half bytes apart. */
+X5I __m512i x5_few_reg(const ps_conv_op *op, const x5_few_pixels *px, int32_t j0, int32_t half)
+{
+    __m512i r = _mm512_set1_epi8((char)op->quant->input_zp); /* padding taps */
+    const int32_t n = px->count - j0 < half ? px->count - j0 : half;
+    for (int32_t s = 0; s < n; s++) {
+        r = x5_patch_into(op, px->rc[j0 + s], px->x[j0 + s], r, s * (64 / half));
+    }
+    return _mm512_xor_si512(r, _mm512_set1_epi8((char)0x80));
+}
+
+/* NB vectors of G pixels each (the last ones may be missing) -> y[b]: the requantized
+ * lanes. NB and G are constants here, so the patch registers stay in registers (a
+ * masked merge into a spilled one would not forward to the loads that read it). */
+X5I void x5_few_block(const ps_conv_op *op, const x5_state *st, const x5_few_pixels *px,
+                      const __m512i *given, const x5_frq *r, __m512i *y, const int NB, const int G)
+{
+    const int half = G / 2;
+    __m512i regs[2 * X5_FEW_VECTORS];
+    for (int b = 0; b < NB; b++) { /* given: the caller built them */
+        regs[2 * b] = given != NULL ? given[2 * b] : x5_few_reg(op, px, b * G, half);
+        regs[2 * b + 1] = given != NULL ? given[2 * b + 1] : x5_few_reg(op, px, b * G + half, half);
+    }
+    const int32_t kq = st->kpad / 4;
+    const int8_t *w = st->wpack;
+    const __m512i one = _mm512_set1_epi32(1);
+    __m512i idx = _mm512_loadu_si512(st->few_idx);
+    __m512i acc[X5_FEW_VECTORS];
+    for (int b = 0; b < NB; b++) {
+        acc[b] = _mm512_loadu_si512(st->cst);
+    }
+    for (int32_t i = 0; i < kq; i++, w += 64, idx = _mm512_add_epi32(idx, one)) {
+        const __m512i wv = _mm512_load_si512(w);
+        for (int b = 0; b < NB; b++) {
+            acc[b] = _mm512_dpbusd_epi32(
+                acc[b], _mm512_permutex2var_epi32(regs[2 * b], idx, regs[2 * b + 1]), wv);
+        }
+    }
+    for (int b = 0; b < NB; b++) {
+        y[b] = x5_few_requant(acc[b], r);
+    }
+}
+
+#define X5_FEW_CASE(NB, G)                                  \
+    case (NB)*16 + (G):                                     \
+        x5_few_block(op, st, px, given, r, y, NB, G);       \
+        break;
+
+X5I void x5_few_block_n(const ps_conv_op *op, const x5_state *st, const x5_few_pixels *px,
+                        const __m512i *given, const x5_frq *r, __m512i *y, int NB)
+{
+    switch (NB * 16 + st->group) {
+        X5_FEW_CASE(1, 2) X5_FEW_CASE(2, 2) X5_FEW_CASE(3, 2) X5_FEW_CASE(4, 2)
+        X5_FEW_CASE(1, 4) X5_FEW_CASE(2, 4) X5_FEW_CASE(3, 4) X5_FEW_CASE(4, 4)
+        X5_FEW_CASE(1, 8) X5_FEW_CASE(2, 8) X5_FEW_CASE(3, 8) X5_FEW_CASE(4, 8)
+    default:
+        break;
+    }
+}
+
+/* The group's pixels' int8 results to their NHWC places. */
+X5I void x5_few_store(__m512i y, int32_t pixels, int32_t cc, int8_t *d, int32_t dst_stride)
+{
+    if (dst_stride == cc) { /* the group's NHWC bytes are adjacent */
+        _mm512_mask_cvtepi32_storeu_epi8(d, x5_lanes(pixels * cc), y);
+        return;
+    }
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int32_t s = 0; s < pixels; s++, d += dst_stride) {
+        const __m512i v = _mm512_permutexvar_epi32(_mm512_add_epi32(iota, _mm512_set1_epi32(s * cc)), y);
+        _mm512_mask_cvtepi32_storeu_epi8(d, x5_lanes(cc), v);
+    }
+}
+
+X5 static void x5_few_row(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t ox0,
+                          int32_t ox1, int8_t *dst, int32_t dst_stride)
+{
+    const ps_conv_op *op = ex->op;
+    const x5_state *st = (const x5_state *)ex->state;
+    const int32_t cc = ex->oc1 - ex->oc0, g = st->group;
+    const x5_frq r = x5_frq_load(op->quant, st);
+    x5_rowctx rc;
+    x5_few_pixels pix;
+    x5_rowctx_init(&rc, op, n, oy);
+    for (int32_t j = 0; j < X5_FEW_VECTORS * 8; j++) {
+        pix.rc[j] = &rc;
+    }
+    for (int32_t ox = ox0; ox < ox1; ox += X5_FEW_VECTORS * g) {
+        const int32_t px = ox1 - ox < X5_FEW_VECTORS * g ? ox1 - ox : X5_FEW_VECTORS * g;
+        const int NB = (int)((px + g - 1) / g);
+        __m512i y[X5_FEW_VECTORS];
+        pix.count = px;
+        for (int32_t j = 0; j < px; j++) {
+            pix.x[j] = ox + j;
+        }
+        x5_few_block_n(op, st, &pix, NULL, &r, y, NB);
+        for (int b = 0; b < NB; b++) {
+            x5_few_store(y[b], px - b * g < g ? px - b * g : g, cc,
+                         dst + (size_t)(ox - ox0 + b * g) * dst_stride, dst_stride);
+        }
+    }
+}
+
+/* One conv row's kernel rows inside the input, for x5_few_win_regs. */
+typedef struct {
+    int32_t rows;
+    __mmask64 mask[X5_FEW_ROWS]; /* kernel row i's bytes in every slot of a register */
+    const int8_t *row[X5_FEW_ROWS]; /* its input row */
+} x5_few_win;
+
+/* 0 where the windows do not apply (pointwise, dilated or too many kernel rows). */
+X5I int x5_few_win_init(x5_few_win *fw, const ps_conv_op *op, const x5_rowctx *rc, int32_t half)
+{
+    const int32_t row_len = op->kernel_w * op->in_c;
+    fw->rows = 0;
+    if (rc->pointwise || !rc->contiguous || rc->rows > X5_FEW_ROWS) {
+        return 0;
+    }
+    fw->rows = rc->rows;
+    for (int32_t i = 0; i < rc->rows; i++) {
+        fw->mask[i] = 0;
+        for (int32_t s = 0; s < half; s++) {
+            fw->mask[i] |= rc->mask[i] << (s * (64 / half));
+        }
+        fw->row[i] = (const int8_t *)(rc->base[i] + (uintptr_t)(rc->ky[i] * row_len));
+    }
+    return 1;
+}
+
+/* nregs patch registers (u8) of consecutive pixels of one conv row, register k holding
+ * pixels k * half ..: each kernel row's span (<= 64) input bytes from column ix on are
+ * loaded once (columns outside the input: input_zp, i.e. padding taps) and VPERMB
+ * (st->few_perm, moved (k * half) pixels on) lays them out. */
+X5VI void x5_few_win_regs(const x5_few_win *fw, int32_t ix, int32_t span, const ps_conv_op *op,
+                          int32_t half, __m512i perm, int nregs, __m512i *regs)
+{
+    const int32_t c = op->in_c, step = op->stride_w * c;
+    const __m512i fill = _mm512_set1_epi8((char)op->quant->input_zp);
+    const int32_t lo = ix < 0 ? -ix * c : 0;
+    const int32_t hi = (op->in_w - ix) * c < span ? (op->in_w - ix) * c : span;
+    /* only the masked bytes are read (and can fault): the address may lie before the row */
+    const __mmask64 inside = hi > lo ? x5_bytes(lo, hi - lo) : 0;
+    __m512i win[X5_FEW_ROWS];
+    for (int32_t i = 0; i < fw->rows; i++) {
+        win[i] = _mm512_mask_loadu_epi8(fill, inside, (const void *)((uintptr_t)fw->row[i] + (uintptr_t)((ptrdiff_t)ix * c)));
+    }
+    for (int k = 0; k < nregs; k++) {
+        const __m512i idx = _mm512_add_epi8(perm, _mm512_set1_epi8((char)(k * half * step)));
+        __m512i v = fill; /* kernel rows outside the input: x = zp */
+        for (int32_t i = 0; i < fw->rows; i++) {
+            v = _mm512_mask_permutexvar_epi8(v, fw->mask[i], idx, win[i]);
+        }
+        regs[k] = _mm512_xor_si512(v, _mm512_set1_epi8((char)0x80));
+    }
+}
+
+/* x5_few_row where the CPU has VPERMB: a block of pixels whose taps are all inside the
+ * input horizontally (and kernel rows contiguous) loads each kernel row's input bytes
+ * once, in one window of at most 64 bytes, and VPERMB lays them out as every pixel's
+ * receptive field (st->few_perm), instead of masked loads per pixel and kernel row. */
+X5V static void x5_few_row_vbmi(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t ox0,
+                                int32_t ox1, int8_t *dst, int32_t dst_stride)
+{
+    const ps_conv_op *op = ex->op;
+    const x5_state *st = (const x5_state *)ex->state;
+    const int32_t cc = ex->oc1 - ex->oc0, g = st->group, half = g / 2;
+    const int32_t c = op->in_c, row_len = op->kernel_w * c, step = op->stride_w * c;
+    const x5_frq r = x5_frq_load(op->quant, st);
+    const __m512i perm = _mm512_loadu_si512(st->few_perm);
+    x5_rowctx rc;
+    x5_few_pixels pix;
+    x5_rowctx_init(&rc, op, n, oy);
+    x5_few_win fw;
+    const int windows = x5_few_win_init(&fw, op, &rc, half);
+    for (int32_t j = 0; j < X5_FEW_VECTORS * 8; j++) {
+        pix.rc[j] = &rc;
+    }
+    for (int32_t ox = ox0; ox < ox1; ox += X5_FEW_VECTORS * g) {
+        const int32_t px = ox1 - ox < X5_FEW_VECTORS * g ? ox1 - ox : X5_FEW_VECTORS * g;
+        const int NB = (int)((px + g - 1) / g);
+        const int32_t ix = ox * op->stride_w - op->pad_left;
+        const int32_t span = (px - 1) * step + row_len; /* the block's bytes of a kernel row */
+        __m512i y[X5_FEW_VECTORS];
+        if (windows && span <= 64) {
+            __m512i regs[2 * X5_FEW_VECTORS];
+            x5_few_win_regs(&fw, ix, span, op, half, perm, 2 * NB, regs);
+            x5_few_block_n(op, st, &pix, regs, &r, y, NB);
+        } else {
+            pix.count = px;
+            for (int32_t j = 0; j < px; j++) {
+                pix.x[j] = ox + j;
+            }
+            x5_few_block_n(op, st, &pix, NULL, &r, y, NB);
+        }
+        for (int b = 0; b < NB; b++) {
+            x5_few_store(y[b], px - b * g < g ? px - b * g : g, cc,
+                         dst + (size_t)(ox - ox0 + b * g) * dst_stride, dst_stride);
+        }
+    }
+}
+
+/* The fused window: its pixels in row-major order, g per vector; the window's sums stay in
+ * a register (lane l sums channel l % cc) and are folded onto the cc channels at the end.
+ * With VBMI, a window no wider than g whose taps are inside the input horizontally takes
+ * one vector per window row, built by x5_few_win_regs. */
+typedef void (*x5_few_win_fn)(const x5_few_win *fw, int32_t ix, int32_t span, const ps_conv_op *op,
+                              int32_t half, __m512i perm, int nregs, __m512i *regs);
+
+/* win_regs: x5_few_win_regs (a constant, inlined into a VBMI caller), or NULL without VBMI */
+/* A window's pooled average from its g-slot sums (lane l: channel l % cc) to out. */
+X5I void x5_few_finish(x5_state *st, __m512i total, int32_t cc, int32_t pixels,
+                       const ps_pool_params *pool, int32_t *sums, int8_t *out)
+{
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m512i folded = total; /* lane c < cc: sum over the g pixel slots */
+    for (int32_t s = 1; s < st->group; s++) {
+        folded = _mm512_add_epi32(
+            folded, _mm512_permutexvar_epi32(_mm512_add_epi32(iota, _mm512_set1_epi32(s * cc)), total));
+    }
+    if (pixels != st->avg_count) { /* the count of the previous window, mostly */
+        st->avg_ok = x5_avg_init(&st->avg, pixels, pool);
+        st->avg_count = pixels;
+    }
+    _mm512_mask_storeu_epi32(sums, x5_lanes(cc), folded); /* the scratch is used as declared */
+    if (st->avg_ok) {
+        _mm512_mask_cvtepi32_storeu_epi8(out, x5_lanes(cc), x5_avg_apply(&st->avg, folded));
+    } else {
+        ps_pool_average_run(sums, pixels, cc, pool, out);
+    }
+}
+
+/* win_regs: x5_few_win_regs (a constant, inlined into a VBMI caller), or NULL without VBMI.
+ * With it, two windows of at most two rows go through one block (four vectors, for the
+ * dot products' latency). */
+X5I void x5_few_pooled(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1,
+                       const ps_pool_params *pool, int32_t pooled_w, int8_t *tile, int8_t *out,
+                       int32_t out_stride, int32_t *sums, x5_few_win_fn win_regs)
+{
+    const int VBMI = win_regs != NULL;
+    x5_state *st = (x5_state *)ex->state;
+    const ps_conv_op *op = ex->op;
+    const int32_t cc = ex->oc1 - ex->oc0, g = st->group, half = g / 2;
+    const int32_t c = op->in_c, row_len = op->kernel_w * c, step = op->stride_w * c;
+    const int32_t ny = y1 - y0;
+    const __m512i perm = _mm512_loadu_si512(st->few_perm);
+    const x5_frq r = x5_frq_load(op->quant, st);
+    x5_few_pixels pix;
+    x5_rowctx rcs[X5_FEW_POOL_ROWS];
+    x5_few_win fws[X5_FEW_POOL_ROWS];
+    int windows = VBMI;
+    pix.count = 0;
+    for (int32_t j = 0; j < ny; j++) {
+        x5_rowctx_init(&rcs[j], op, n, y0 + j);
+        if (VBMI) {
+            windows &= x5_few_win_init(&fws[j], op, &rcs[j], half);
+        }
+    }
+    for (int32_t px = 0; px < pooled_w;) {
+        /* this window and the next: columns, input column of the first tap, bytes per row */
+        int32_t x0[2], x1[2], ix[2], span[2], ok[2];
+        for (int w = 0; w < 2; w++) {
+            ok[w] = 0;
+            if (px + w < pooled_w) {
+                ps_pool_window(px + w, pool->stride_w, pool->pad_left, pool->pool_w, op->out_w,
+                               &x0[w], &x1[w]);
+                ix[w] = x0[w] * op->stride_w - op->pad_left;
+                span[w] = (x1[w] - x0[w] - 1) * step + row_len;
+                ok[w] = VBMI && windows && x1[w] - x0[w] <= g && span[w] <= 64;
+            }
+        }
+        if (ok[0] && ok[1]) { /* 2 * ny <= X5_FEW_VECTORS vectors */
+            __m512i regs[2 * X5_FEW_VECTORS], yv[X5_FEW_VECTORS];
+            for (int w = 0; w < 2; w++) {
+                for (int32_t b = 0; b < ny; b++) {
+                    win_regs(&fws[b], ix[w], span[w], op, half, perm, 2, regs + 2 * (w * ny + b));
+                }
+            }
+            x5_few_block_n(op, st, &pix, regs, &r, yv, (int)(2 * ny));
+            for (int w = 0; w < 2; w++, out += out_stride) {
+                const __mmask16 m = x5_lanes((x1[w] - x0[w]) * cc);
+                __m512i total = _mm512_setzero_si512();
+                for (int32_t b = 0; b < ny; b++) {
+                    total = _mm512_mask_add_epi32(total, m, total, yv[w * ny + b]);
+                }
+                _mm512_mask_cvtepi32_storeu_epi8(tile, m, yv[w * ny]); /* the tile: a window row */
+                x5_few_finish(st, total, cc, ny * (x1[w] - x0[w]), pool, sums, out);
+            }
+            px += 2;
+            continue;
+        }
+        const int32_t wx = x1[0] - x0[0], pixels = ny * wx;
+        __m512i total = _mm512_setzero_si512();
+        if (ok[0]) {
+            __m512i regs[2 * X5_FEW_VECTORS], yv[X5_FEW_VECTORS];
+            for (int32_t b = 0; b < ny; b++) {
+                win_regs(&fws[b], ix[0], span[0], op, half, perm, 2, regs + 2 * b);
+            }
+            x5_few_block_n(op, st, &pix, regs, &r, yv, (int)ny);
+            for (int32_t b = 0; b < ny; b++) {
+                total = _mm512_mask_add_epi32(total, x5_lanes(wx * cc), total, yv[b]);
+            }
+            _mm512_mask_cvtepi32_storeu_epi8(tile, x5_lanes(wx * cc), yv[0]);
+        } else {
+            int32_t y = 0, x = x0[0]; /* the next pixel: window row y, column x */
+            for (int32_t i = 0; i < pixels; i += X5_FEW_VECTORS * g) {
+                const int32_t left = pixels - i < X5_FEW_VECTORS * g ? pixels - i : X5_FEW_VECTORS * g;
+                const int NB = (int)((left + g - 1) / g);
+                __m512i yv[X5_FEW_VECTORS];
+                pix.count = left;
+                for (int32_t j = 0; j < left; j++) {
+                    pix.rc[j] = &rcs[y];
+                    pix.x[j] = x;
+                    if (++x == x1[0]) {
+                        x = x0[0];
+                        y++;
+                    }
+                }
+                x5_few_block_n(op, st, &pix, NULL, &r, yv, NB);
+                for (int b = 0; b < NB; b++) {
+                    const int32_t in_vec = left - b * g < g ? left - b * g : g;
+                    const int32_t xb = pix.x[b * g], in_row = x1[0] - xb < in_vec ? x1[0] - xb : in_vec;
+                    total = _mm512_mask_add_epi32(total, x5_lanes(in_vec * cc), total, yv[b]);
+                    /* the tile: the vector's pixels in their window row */
+                    _mm512_mask_cvtepi32_storeu_epi8(tile + (size_t)(xb - x0[0]) * cc, x5_lanes(in_row * cc), yv[b]);
+                }
+            }
+        }
+        x5_few_finish(st, total, cc, pixels, pool, sums, out);
+        px++;
+        out += out_stride;
+    }
+}
+
+/* The window bodies in frames of their own, entered only for windows of at most
+ * X5_FEW_POOL_ROWS rows: taller ones take x5_gemm_pooled_row (the replicated packing
+ * serves the plain GEMM too), and the two frames are never on the stack together. */
+X5 static __attribute__((noinline)) void x5_few_pooled_plain(
+    const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1, const ps_pool_params *pool,
+    int32_t pooled_w, int8_t *tile, int32_t *sums, int8_t *out, int32_t out_stride)
+{
+    x5_few_pooled(ex, n, y0, y1, pool, pooled_w, tile, out, out_stride, sums, NULL);
+}
+
+X5V static __attribute__((noinline)) void x5_few_pooled_vbmi(
+    const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1, const ps_pool_params *pool,
+    int32_t pooled_w, int8_t *tile, int32_t *sums, int8_t *out, int32_t out_stride)
+{
+    x5_few_pooled(ex, n, y0, y1, pool, pooled_w, tile, out, out_stride, sums, x5_few_win_regs);
+}
+
+X5 static void x5_few_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1,
+                                 const ps_pool_params *pool, int32_t pooled_w, int8_t *tile,
+                                 int32_t *sums, int8_t *out, int32_t out_stride)
+{
+    if (y1 - y0 > X5_FEW_POOL_ROWS) {
+        x5_gemm_pooled_row(ex, n, y0, y1, pool, pooled_w, tile, sums, out, out_stride);
+    } else {
+        x5_few_pooled_plain(ex, n, y0, y1, pool, pooled_w, tile, sums, out, out_stride);
+    }
+}
+
+X5 static void x5_few_pooled_row_vbmi(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1,
+                                      const ps_pool_params *pool, int32_t pooled_w, int8_t *tile,
+                                      int32_t *sums, int8_t *out, int32_t out_stride)
+{
+    if (y1 - y0 > X5_FEW_POOL_ROWS) {
+        x5_gemm_pooled_row(ex, n, y0, y1, pool, pooled_w, tile, sums, out, out_stride);
+    } else {
+        x5_few_pooled_vbmi(ex, n, y0, y1, pool, pooled_w, tile, sums, out, out_stride);
     }
 }
 
@@ -1288,6 +1797,18 @@ X5 void ps_conv_run_avx512(const ps_conv_op *op, const ps_conv_job *job)
     st.cc_max = cc_max < X5_MAX_CHUNK ? cc_max : X5_MAX_CHUNK;
     st.wpack = wpack;
     st.patch = patch;
+    st.group = x5_few_group(op->out_c, st.kpad);
+    if (st.group > 0) { /* out_c <= 8: pixels in the lanes */
+        __builtin_cpu_init();
+        /* VPERMB windows need contiguous kernel rows (and few of them); other layers, and
+         * CPUs without VBMI, build every receptive field by masked loads */
+        const int vbmi = __builtin_cpu_supports("avx512vbmi") && op->kind != PS_KIND_POINTWISE &&
+                         op->dilation_w == 1 && op->kernel_h <= X5_FEW_ROWS;
+        ps_conv_exec ex = {op, x5_few_prepare, vbmi ? x5_few_row_vbmi : x5_few_row,
+                           vbmi ? x5_few_pooled_row_vbmi : x5_few_pooled_row, x5_ring_window, 0, 0, &st};
+        ps_conv_drive(&ex, job);
+        return;
+    }
     ps_conv_exec ex = {op, x5_gemm_prepare, x5_gemm_row, x5_gemm_pooled_row, x5_ring_window, 0, 0, &st};
     ps_conv_drive(&ex, job);
 }

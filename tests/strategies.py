@@ -375,7 +375,7 @@ def conv_cases(draw: st.DrawFn, kind: str, fused: str | None = None, extreme: bo
                depth_multiplier: int | None = None, kernel: tuple[int, int] | None = None,
                dilation: tuple[int, int] | None = None,
                strides: st.SearchStrategy[tuple[int, int]] | None = None,
-               channels: st.SearchStrategy[int] | None = None) -> Case:
+               channels: st.SearchStrategy[int] | None = None, few_channels: bool = False) -> Case:
     """A valid call of conv-like op `kind`, or of the fused op `fused` around it.
 
     Covers batch 1-3, H/W 1-40, channels 1-70, rectangular kernels 1-7, strides 1-4,
@@ -388,26 +388,33 @@ def conv_cases(draw: st.DrawFn, kind: str, fused: str | None = None, extreme: bo
     `kernel`, `dilation`, `strides` (a strategy of pairs) and `channels` (of input channel
     counts) narrow the geometry to one path's specialisation (the rest is drawn as usual).
 
+    `few_channels` (GEMM kinds): 1-15 output channels from 1-8 input channels, kernels up
+    to 4x4 and rows up to 24 pixels wide, where the AVX-512 path puts pixels in the lanes
+    (out_c <= 8, receptive field <= 64 bytes) and its neighbours where it does not.
+
     `extreme` drives the arithmetic to its corners: inputs and weights only -128/127
     (often constant, so every tap adds the same sign), zero points -128/127 and the bias
     at the accumulator bound, so accumulators reach +-(2**31 - 1) and the requantization
     meets its int32 wrap-around cases.
     """
-    size_mode = draw(st.sampled_from(["spatial", "channels", "balanced"]))
-    max_hw = {"spatial": 40, "channels": 6, "balanced": 14}[size_mode]
-    max_c = {"spatial": 4, "channels": 70, "balanced": 16}[size_mode]
+    size_mode = "few" if few_channels else draw(st.sampled_from(["spatial", "channels", "balanced"]))
+    max_hw = {"spatial": 40, "channels": 6, "balanced": 14, "few": 24}[size_mode]
+    max_c = {"spatial": 4, "channels": 70, "balanced": 16, "few": 8}[size_mode]
     n = draw(st.integers(1, 3))
     kwargs: dict[str, Any] = {}
     fixed_kernel, kernel = kernel, (1, 1)
     notes: dict[str, Any] = {"size_mode": size_mode}
 
     if kind in ("conv2d", "depthwise_conv2d"):
-        kernel = fixed_kernel or (draw(st.integers(1, 7)), draw(st.integers(1, 7)))
+        max_k = 4 if few_channels else 7
+        kernel = fixed_kernel or (draw(st.integers(1, max_k)), draw(st.integers(1, max_k)))
         if strides is None:
             strides = st.tuples(st.integers(1, 4), st.integers(1, 4))
         stride = draw(strides)
         if dilation is None:
-            dilation = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+            # few_channels: mostly undilated, where the AVX-512 gather loads whole kernel rows
+            dilation = ((draw(st.sampled_from([1, 1, 1, 2])), draw(st.sampled_from([1, 1, 1, 2]))) if few_channels
+                        else (draw(st.integers(1, 3)), draw(st.integers(1, 3))))
         form = draw(st.sampled_from(["valid", "same", "explicit"]))
         spans = [dilated(k, d) for k, d in zip(kernel, dilation)]
         pads: list[int] = []
@@ -443,7 +450,7 @@ def conv_cases(draw: st.DrawFn, kind: str, fused: str | None = None, extreme: bo
         oh, ow = h, w
     else:  # fully connected: features may exceed the conv channel range
         h = w = oh = ow = 1
-        max_c = {"spatial": 8, "channels": 70, "balanced": 16}[size_mode]
+        max_c = {"spatial": 8, "channels": 70, "balanced": 16, "few": 8}[size_mode]
 
     taps = kernel[0] * kernel[1]
     if kind == "depthwise_conv2d":
@@ -457,7 +464,7 @@ def conv_cases(draw: st.DrawFn, kind: str, fused: str | None = None, extreme: bo
             kwargs["depth_multiplier"] = mult
     else:
         c_in = draw(st.integers(1, 512 if kind == "fully_connected" and size_mode == "channels" else max_c))
-        c_out = draw(st.integers(1, max_c))
+        c_out = draw(st.integers(1, 15 if few_channels else max_c))
         while n * oh * ow * c_out * c_in * taps > MAX_MACS and max(c_in, c_out) > 1:
             if c_in >= c_out:
                 c_in = max(1, c_in // 2)
@@ -501,7 +508,7 @@ def conv_cases(draw: st.DrawFn, kind: str, fused: str | None = None, extreme: bo
     if fused is not None:
         op, conv_out_shape = fused, out_shape
         rounding = rounding_mode(draw)
-        pool_kw, (ph, pw) = draw(pool_geometry(oh, ow, rounding, max_window=5))
+        pool_kw, (ph, pw) = draw(pool_geometry(oh, ow, rounding, max_window=3 if few_channels else 5))
         renames = {"pool": "pool", "stride": "pool_stride", "padding": "pool_padding"}
         kwargs.update({renames[k]: v for k, v in pool_kw.items()})
         if rounding != "tflite" or draw(st.booleans()):

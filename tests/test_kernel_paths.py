@@ -22,6 +22,11 @@ against `pyshrink.reference`:
   row, or windows wider than the strip buffer), interiors and borders, input alignments,
   the 32-channel stride-2 max row kernel, the int16 sums of the AVX-512 average and their
   bounds.
+
+GEMM layers with at most 8 output channels and receptive fields of <= 64 bytes put pixels
+in the AVX-512 lanes (x5_few_* in csrc/x86_avx512.c); the hypothesis tests at the end draw
+that space (1-15 output channels, so both sides of the switch) with every geometry, fused
+and not, on every path.
 """
 
 from __future__ import annotations
@@ -159,6 +164,13 @@ GEMM_CASES = [
     ("conv3x3_c3_article", "conv2d", (1, 10, 10, 3), (32, 3, 3, 3), {}),
     ("conv10x4_c1_s2_same", "conv2d", (1, 49, 10, 1), (64, 10, 4, 1), dict(stride=2, padding="same")),
     ("conv3x3_c1_s2_same", "conv2d", (1, 17, 15, 1), (8, 3, 3, 1), dict(stride=2, padding="same")),
+    ("conv3x3_c1_s2_same_wide", "conv2d", (2, 20, 41, 1), (8, 3, 3, 1), dict(stride=2, padding="same")),
+    ("conv3x3_c4_o6_same", "conv2d", (1, 11, 9, 4), (6, 3, 3, 4), dict(padding="same")),
+    ("conv3x3_c3_o8_same", "conv2d", (1, 16, 16, 3), (8, 3, 3, 3), dict(padding="same")),
+    ("conv3x3_c4_o3_pixels4", "conv2d", (1, 7, 19, 4), (3, 3, 3, 4), dict(padding=(1, 0, 2, 1))),
+    ("conv2x2_c2_o1_pixels8", "conv2d", (2, 5, 37, 2), (1, 2, 2, 2), dict(padding="same")),
+    ("conv3x3_c4_o8_dilated", "conv2d", (1, 9, 13, 4), (8, 3, 3, 4), dict(dilation=(1, 2), padding="same")),
+    ("conv1x9_c4_o5_rows", "conv2d", (1, 4, 30, 4), (5, 1, 9, 4), dict(stride=(1, 3), padding="same")),
     ("conv3x3_c5_dilated_same", "conv2d", (1, 13, 11, 5), (12, 3, 3, 5), dict(dilation=2, padding="same")),
     ("conv3x3_c7_k63_pad", "conv2d", (2, 6, 7, 7), (9, 3, 3, 7), dict(padding=(2, 1, 0, 3))),
     ("conv4x4_c4_k64", "conv2d", (1, 7, 9, 4), (17, 4, 4, 4), dict(padding="same")),
@@ -262,6 +274,14 @@ def test_depthwise_3x3_column_quads(case: Any, near_zero: bool, data: st.DataObj
 FUSED_CASES = [
     # id, op, x shape, w shape, conv geometry, pool keywords
     ("article_2x2", "conv2d_avgpool", (1, 10, 10, 3), (32, 3, 3, 3), {}, dict(pool=2)),
+    ("few_o6_2x2", "conv2d_avgpool", (1, 11, 9, 4), (6, 3, 3, 4), dict(padding="same"), dict(pool=2)),
+    ("few_o8_c3_2x2", "conv2d_avgpool", (2, 16, 16, 3), (8, 3, 3, 3), dict(padding="same"), dict(pool=2)),
+    ("few_o3_3x5_window", "conv2d_avgpool", (1, 12, 17, 2), (3, 3, 3, 2), dict(padding="same"), dict(pool=(3, 5))),
+    ("few_o4_2x4_floor", "conv2d_avgpool", (1, 12, 17, 3), (4, 3, 3, 3), dict(padding="same"),
+     dict(pool=(2, 4), rounding="floor")),
+    ("few_o2_5x2_rows", "conv2d_avgpool", (1, 11, 8, 4), (2, 3, 3, 4), {}, dict(pool=(5, 2))),
+    ("few_o7_ring", "conv2d_avgpool", (1, 9, 10, 4), (7, 3, 3, 4), dict(padding="same"),
+     dict(pool=3, pool_stride=1, pool_padding="same")),
     ("conv_3x3_window_9px", "conv2d_avgpool", (1, 11, 11, 4), (20, 3, 3, 4), {}, dict(pool=3)),
     ("conv_memory_patch_2x2", "conv2d_avgpool", (1, 8, 9, 16), (24, 3, 3, 16), dict(padding="same"), dict(pool=2)),
     ("conv_chunks_2x2", "conv2d_avgpool", (1, 4, 6, 120), (100, 3, 3, 120), dict(padding="same"), dict(pool=2)),
@@ -463,3 +483,40 @@ def test_avg_pool_int16_bounds(rounding: str, path: str) -> None:
         for x in (np.full((1, 256, 4, 33), -128, np.int8), np.full((1, 256, 4, 33), 127, np.int8),
                   rng.integers(-128, 128, (1, 256, 4, 33), dtype=np.int8)):
             _check("avg_pool2d", x, None, dict(pool=pool, stride=(1, 2), rounding=rounding), path)
+
+
+# ---- few output channels: pixels in the lanes (hypothesis) -----------------------------
+
+
+@pytest.mark.parametrize("kind", ["conv2d", "pointwise_conv2d", "fully_connected"])
+@given(data=st.data())
+def test_few_output_channels_match_reference(kind: str, data: st.DataObject) -> None:
+    """1-15 output channels from 1-8 input channels, every geometry (odd widths, batch > 1,
+    padding, strides, dilation), zero points, multipliers, shifts and activations at their
+    extremes too: every path == reference."""
+    from strategies import conv_cases
+
+    extreme = data.draw(st.booleans(), label="extreme")
+    assert_matches_reference_on_every_path(data.draw(conv_cases(kind, extreme=extreme, few_channels=True),
+                                                     label="case"))
+
+
+@pytest.mark.parametrize("op", ["conv2d_avgpool", "pointwise_conv2d_avgpool"])
+@given(data=st.data())
+def test_few_output_channels_fused_match_reference(op: str, data: st.DataObject) -> None:
+    """The fused window and ring modes with 1-15 output channels: fused == reference fused ==
+    the path's own avg_pool2d(conv(x)), on every path."""
+    from strategies import FUSED_OPS, conv_cases
+
+    extreme = data.draw(st.booleans(), label="extreme")
+    case = data.draw(conv_cases(FUSED_OPS[op], fused=op, extreme=extreme, few_channels=True), label="case")
+    fused = assert_matches_reference_on_every_path(case)
+    conv_fn = getattr(ps, FUSED_OPS[op])
+    for path in available_paths():
+        with _ops.kernel_path(path):
+            if case.bias_style == "omitted":
+                conv_out = conv_fn(case.x, case.w, **case.conv_kwargs())
+            else:
+                conv_out = conv_fn(case.x, case.w, case.bias, **case.conv_kwargs())
+            unfused = ps.avg_pool2d(conv_out, **case.pool_kwargs())
+        np.testing.assert_array_equal(fused, unfused, err_msg=f"{op} fused != unfused on path {path}")
