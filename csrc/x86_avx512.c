@@ -1092,10 +1092,10 @@ X5I void x5_few_finish(x5_state *st, __m512i total, int32_t cc, int32_t pixels,
         st->avg_ok = x5_avg_init(&st->avg, pixels, pool);
         st->avg_count = pixels;
     }
-    _mm512_mask_storeu_epi32(sums, x5_lanes(cc), folded); /* the scratch is used as declared */
-    if (st->avg_ok) {
+    if (st->avg_ok) { /* summed in registers: the tile and sums scratch stay untouched */
         _mm512_mask_cvtepi32_storeu_epi8(out, x5_lanes(cc), x5_avg_apply(&st->avg, folded));
     } else {
+        _mm512_mask_storeu_epi32(sums, x5_lanes(cc), folded);
         ps_pool_average_run(sums, pixels, cc, pool, out);
     }
 }
@@ -1109,6 +1109,7 @@ X5I void x5_few_pooled(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1
 {
     const int VBMI = win_regs != NULL;
     x5_state *st = (x5_state *)ex->state;
+    (void)tile; /* the windows are summed in registers, never stored */
     const ps_conv_op *op = ex->op;
     const int32_t cc = ex->oc1 - ex->oc0, g = st->group, half = g / 2;
     const int32_t c = op->in_c, row_len = op->kernel_w * c, step = op->stride_w * c;
@@ -1153,7 +1154,6 @@ X5I void x5_few_pooled(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1
                 for (int32_t b = 0; b < ny; b++) {
                     total = _mm512_mask_add_epi32(total, m, total, yv[w * ny + b]);
                 }
-                _mm512_mask_cvtepi32_storeu_epi8(tile, m, yv[w * ny]); /* the tile: a window row */
                 x5_few_finish(st, total, cc, ny * (x1[w] - x0[w]), pool, sums, out);
             }
             px += 2;
@@ -1170,7 +1170,6 @@ X5I void x5_few_pooled(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1
             for (int32_t b = 0; b < ny; b++) {
                 total = _mm512_mask_add_epi32(total, x5_lanes(wx * cc), total, yv[b]);
             }
-            _mm512_mask_cvtepi32_storeu_epi8(tile, x5_lanes(wx * cc), yv[0]);
         } else {
             int32_t y = 0, x = x0[0]; /* the next pixel: window row y, column x */
             for (int32_t i = 0; i < pixels; i += X5_FEW_VECTORS * g) {
@@ -1189,10 +1188,7 @@ X5I void x5_few_pooled(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1
                 x5_few_block_n(op, st, &pix, NULL, &r, yv, NB);
                 for (int b = 0; b < NB; b++) {
                     const int32_t in_vec = left - b * g < g ? left - b * g : g;
-                    const int32_t xb = pix.x[b * g], in_row = x1[0] - xb < in_vec ? x1[0] - xb : in_vec;
                     total = _mm512_mask_add_epi32(total, x5_lanes(in_vec * cc), total, yv[b]);
-                    /* the tile: the vector's pixels in their window row */
-                    _mm512_mask_cvtepi32_storeu_epi8(tile + (size_t)(xb - x0[0]) * cc, x5_lanes(in_row * cc), yv[b]);
                 }
             }
         }
