@@ -97,8 +97,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if not kernels and not models:
         return
     legend = ("Minimum time of each, one thread. `×` columns: that implementation's time / pyshrink's "
-              "(above 1: pyshrink is faster). fused / unfused: pyshrink's fused conv+pool over its two "
-              "separate calls.")
+              "(above 1: pyshrink is faster). fused / unfused: pyshrink's fused conv+pool over the conv "
+              "and the pool as two steps of one C call.")
     text = [legend, ""]
     if kernels:
         text += ["Kernels (one C call with prebuilt arguments; LiteRT: `invoke()` of a one-layer model):", "",
