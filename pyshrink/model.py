@@ -493,9 +493,8 @@ class Model:
         if self._arena.ctypes.data % planner.ALIGNMENT:
             raise RuntimeError("the arena's base address is not aligned for the fused kernels' int32 scratch")
         base = ffi.from_buffer("int8_t[]", self._arena)
-        # Each step twice, with the same pointers: as a C call of its own (run() watches the
-        # arena around each) and as a ps_step, so that model(x) runs them all in one C call.
-        self._calls: list[tuple[Callable[..., int], tuple[Any, ...]]] = []
+        # One ps_step per step: model(x) runs them all in one C call, run() one at a time
+        # (watching the arena around each).
         running = [(layer, k) for layer, k in zip(self.layers, kernels) if k is not None]  # reshapes alias
         self._steps = ffi.new("ps_step[]", max(len(running), 1))
         self._step_count = len(running)
@@ -504,7 +503,6 @@ class Model:
         for i, (layer, k) in enumerate(running):
             scratch = base + self.plan.offset(("scratch", layer.index)) if k.scratch_bytes else ffi.NULL
             x, y = base + self.plan.offset(layer.input), base + self.plan.offset(layer.output)
-            self._calls.append((k.fn, k.args(x, y, scratch)))
             k.step(self._steps[i], x, y, scratch)
         self._kernels = kernels  # keep weights and params alive for the C pointers
         # The arena views every call uses, made once: model(x) is then one copy in, the
@@ -561,15 +559,15 @@ class Model:
         view[...] = x
         status = _run_steps(self._steps, self._step_count, self._failed_step)
         if status:
-            self._step_failed(status)
+            self._step_failed(status, self._failed_step[0])
         views = self._output_views
         if len(views) == 1:
             return views[0].copy()
         return tuple(map(np.ndarray.copy, views))
 
-    def _step_failed(self, status: int) -> None:
-        """Raise the status of the step ps_run_steps stopped at, naming the step."""
-        layer = self._step_layers[self._failed_step[0]]
+    def _step_failed(self, status: int, step: int) -> None:
+        """Raise the status step `step` (an index into the ps_step array) returned, naming its layer."""
+        layer = self._step_layers[step]
         try:
             _ops._check(status)
         except PyshrinkError as exc:
@@ -587,16 +585,16 @@ class Model:
         self._set_input(x)
         tensors = {self.input.index: self._view(self.input.index).copy()}
         rng = np.random.default_rng(0)
-        calls = iter(self._calls)
+        step = 0
         for layer in self.layers:
             if layer.op != "reshape":
-                fn, args = next(calls)
                 if check:
                     allowed = self._poison_dead_bytes(layer, rng)
                     before = self._arena.copy()
-                status = fn(*args)
+                status = _run_steps(self._steps + step, 1, ffi.NULL)
                 if status:
-                    _ops._check(status)
+                    self._step_failed(status, step)
+                step += 1
                 if check:
                     changed = np.flatnonzero((self._arena != before) & ~allowed)
                     if changed.size:

@@ -181,14 +181,11 @@ def test_one_arena_allocated_once_and_outputs_are_copies() -> None:
 def test_arena_watch_catches_a_step_writing_outside_its_plan() -> None:
     """The check is real: a step pointed at the input's region is caught."""
     m = ps.load_tflite(_net("article_conv_pool"), fuse=False)
-    fn, args = m._calls[0]
     base = ps._ops.ffi.from_buffer("int8_t[]", m._arena)
-    # conv2d's output pointer is argument 8 (conv, quant, x_dims, x, w_dims, w, bias, y_dims, y, ...). Shift
-    # it by 512 bytes: still inside the arena (2,048 + 512 = 2,560), but past the conv output's planned region.
+    # Shift the conv step's output pointer by 512 bytes: still inside the arena (2,048 + 512 =
+    # 2,560), but past the conv output's planned region.
     assert m.plan.offset(m.layers[0].output) == 0 and m.plan.peak_bytes == 2560
-    bad = list(args)
-    bad[8] = base + 512
-    m._calls[0] = (fn, tuple(bad))
+    m._steps[0].output = base + 512
     x = np.zeros(m.input.shape, np.int8)
     with pytest.raises(AssertionError, match="outside its planned"):
         m.run(x, check=True)
