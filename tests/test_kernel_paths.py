@@ -364,6 +364,22 @@ def test_every_path_agrees_with_every_other_on_one_layer_of_each_op(path: str) -
         np.testing.assert_array_equal(got, want)
 
 
+def _check_pool_at_offset(data: st.DataObject, op: str, shape: tuple[int, int, int, int], offset: int,
+                          kwargs: dict[str, Any], out_hw: tuple[int, int]) -> None:
+    """Pool an input placed `offset` bytes past a 64-byte boundary (contiguous), drawn by
+    int8_tensor (uniform, extremes, constant, small, sparse): every path == reference."""
+    size = int(np.prod(shape))
+    base = np.empty(size + 128, np.int8)
+    start = (-base.ctypes.data) % 64 + offset
+    x = base[start:start + size].reshape(shape)
+    x[...] = int8_tensor(data.draw, shape)
+    want = getattr(ps.reference, op)(x, **kwargs)
+    assert want.shape == (shape[0], *out_hw, shape[3])
+    for path in available_paths():
+        with on_path(path):
+            np.testing.assert_array_equal(getattr(ps, op)(x, **kwargs), want, err_msg=f"path {path}, {kwargs}")
+
+
 @given(data=st.data())
 def test_max_pool_strips_and_interiors(data: st.DataObject) -> None:
     """The x86 max pools take, per output row, the vertical max of its window rows over a
@@ -397,16 +413,7 @@ def test_max_pool_strips_and_interiors(data: st.DataObject) -> None:
         kwargs, (oh, ow) = data.draw(pool_geometry(h, w, "tflite"), label="geometry")
     put_act(kwargs, data.draw(act_range(), label="act"), ("act_min", "act_max"))
     offset = data.draw(st.sampled_from([0, 1, 16, 32, 48]), label="offset")
-    size = n * h * w * c
-    base = np.empty(size + 128, np.int8)
-    start = (-base.ctypes.data) % 64 + offset
-    x = base[start:start + size].reshape(n, h, w, c)  # contiguous, at a chosen cache-line offset
-    x[...] = int8_tensor(data.draw, (n, h, w, c))  # uniform, extremes, constant, small, sparse
-    want = ps.reference.max_pool2d(x, **kwargs)
-    assert want.shape == (n, oh, ow, c)
-    for path in available_paths():
-        with on_path(path):
-            np.testing.assert_array_equal(ps.max_pool2d(x, **kwargs), want, err_msg=f"path {path}, {kwargs}")
+    _check_pool_at_offset(data, "max_pool2d", (n, h, w, c), offset, kwargs, (oh, ow))
 
 
 @pytest.mark.parametrize("path", path_params())
@@ -461,16 +468,7 @@ def test_avg_pool_strips_and_counts(data: st.DataObject) -> None:
     kwargs["rounding"] = rounding
     put_act(kwargs, data.draw(act_range(), label="act"), ("act_min", "act_max"))
     offset = data.draw(st.sampled_from([0, 1, 16, 32, 48]), label="offset")
-    size = n * h * w * c
-    base = np.empty(size + 128, np.int8)
-    start = (-base.ctypes.data) % 64 + offset
-    x = base[start:start + size].reshape(n, h, w, c)  # contiguous, at a chosen cache-line offset
-    x[...] = int8_tensor(data.draw, (n, h, w, c))
-    want = ps.reference.avg_pool2d(x, **kwargs)
-    assert want.shape == (n, oh, ow, c)
-    for path in available_paths():
-        with on_path(path):
-            np.testing.assert_array_equal(ps.avg_pool2d(x, **kwargs), want, err_msg=f"path {path}, {kwargs}")
+    _check_pool_at_offset(data, "avg_pool2d", (n, h, w, c), offset, kwargs, (oh, ow))
 
 
 @pytest.mark.parametrize("path", path_params())
