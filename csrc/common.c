@@ -151,6 +151,15 @@ static ps_status ps_check_channel(int64_t abs_sum, const int32_t *bias, int32_t 
     return (b < 0 ? -b : b) + ps_smul64(max_x, abs_sum) > INT32_MAX ? PS_ERR_OVERFLOW : PS_OK;
 }
 
+/* Whether channel oc passes ps_check_channel whatever its weights: sum |w| <= 128 * taps
+ * bounds every channel's, so most layers (taps below ~65,000, small biases) need no pass
+ * over the weights; that pass cost ~10-20% of a small layer's call. */
+static int ps_channel_fits_any_weights(const int32_t *bias, int32_t oc, int64_t worst)
+{
+    int64_t b = bias == NULL ? 0 : bias[oc];
+    return (b < 0 ? -b : b) + worst <= INT32_MAX;
+}
+
 /* sum |w[t]|, t < taps, for one channel's contiguous taps (portable) */
 static int64_t abs_sum_row(const int8_t *w, int32_t taps)
 {
@@ -205,9 +214,13 @@ ps_status ps_check_accumulator_path(ps_kernel_path path, const int8_t *filter, i
 {
     /* |x - input_zp| over all int8 x */
     int64_t max_x = 127 - input_zp > input_zp + 128 ? 127 - input_zp : input_zp + 128;
+    const int64_t worst = max_x * 128 * (int64_t)taps; /* max_x * sum |w| for any weights */
     const int simd = (path == PS_PATH_AVX512 || path == PS_PATH_AVX2) && taps < PS_ACC_TAPS;
     if (tap_step == 1) { /* conv2d / pointwise: each channel's taps are contiguous */
         for (int32_t oc = 0; oc < channels; oc++) {
+            if (ps_channel_fits_any_weights(bias, oc, worst)) {
+                continue;
+            }
             const int8_t *w = filter + oc * channel_step;
             int64_t abs_sum = !simd ? abs_sum_row(w, taps)
                               : path == PS_PATH_AVX512 ? ps_abs_sum_row_avx512(w, taps)
@@ -220,6 +233,13 @@ ps_status ps_check_accumulator_path(ps_kernel_path path, const int8_t *filter, i
         int64_t abs_sum[PS_ACC_CHANNELS];
         for (int32_t c0 = 0; c0 < channels; c0 += PS_ACC_CHANNELS) {
             const int32_t len = channels - c0 < PS_ACC_CHANNELS ? channels - c0 : PS_ACC_CHANNELS;
+            int32_t fit = 0;
+            while (fit < len && ps_channel_fits_any_weights(bias, c0 + fit, worst)) {
+                fit++;
+            }
+            if (fit == len) {
+                continue;
+            }
             if (!simd) {
                 abs_sum_columns(filter + c0, taps, tap_step, len, abs_sum);
             } else if (path == PS_PATH_AVX512) {
@@ -234,6 +254,9 @@ ps_status ps_check_accumulator_path(ps_kernel_path path, const int8_t *filter, i
         return PS_OK;
     }
     for (int32_t oc = 0; oc < channels; oc++) {
+        if (ps_channel_fits_any_weights(bias, oc, worst)) {
+            continue;
+        }
         const int8_t *w = filter + oc * channel_step;
         int64_t abs_sum = 0;
         for (int32_t t = 0; t < taps; t++) {

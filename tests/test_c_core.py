@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import pyshrink as ps
 from pyshrink import _args
@@ -150,6 +152,53 @@ def _conv2d_status(**change: Any) -> int:
 def test_conv2d_status_codes(change: dict, status: str) -> None:
     assert _conv2d_status(**change) == getattr(lib, status)
 
+
+
+ACC_CASES = [
+    # kind, x_shape, w_shape, geometry (taps: 27, 9 per channel with multiplier 2, 40, 40)
+    ("conv2d", (1, 4, 4, 3), (5, 3, 3, 3), {}),
+    ("depthwise_conv2d", (1, 4, 4, 3), (3, 3, 6), dict(depth_multiplier=2)),
+    ("depthwise_conv2d", (1, 5, 5, 70), (2, 2, 70), {}),  # more channels than one chunk of 64
+    ("pointwise_conv2d", (2, 2, 3, 40), (6, 40), {}),
+    ("fully_connected", (3, 40), (17, 40), {}),
+]
+
+
+@pytest.mark.parametrize("path", available_paths())
+@pytest.mark.parametrize("kind,x_shape,w_shape,geometry", ACC_CASES)
+@given(data=st.data())
+def test_c_accumulator_check_is_exact_at_the_bound(kind, x_shape, w_shape, geometry, path, data) -> None:
+    """C's own accumulator check (it skips the pass over the weights where no weights could
+    overflow) accepts a bias exactly at the bound |bias| + max|x - zp| * sum|w| = 2**31 - 1
+    of one channel, and rejects one more, whatever the weights (all -128 included)."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    values = data.draw(st.sampled_from([(-128,), (127,), (-128, 127), (-1, 0, 1), tuple(range(-128, 128))]),
+                       label="weight values")
+    w = rng.choice(np.array(values, np.int8), size=w_shape)
+    input_zp = data.draw(st.sampled_from([-128, 127, 0]) | st.integers(-128, 127), label="input_zp")
+    channels = _args.out_channels(kind, w_shape)
+    max_x = max(127 - input_zp, input_zp + 128)
+    room = 2**31 - 1 - np.abs(w.astype(np.int64)).sum(axis=_args._W_ABS_AXES[kind]) * max_x
+    bias = (rng.integers(-room, room, endpoint=True) * rng.choice([0, 1], size=channels)).astype(np.int32)
+    oc = data.draw(st.integers(0, channels - 1), label="channel at the bound")
+    sign = data.draw(st.sampled_from([1, -1]), label="sign")
+    bias[oc] = sign * room[oc]
+    x = np.zeros(x_shape, np.int8)
+    with on_path(path):
+        call = _args.conv_call(kind, x, w, bias, input_zp=input_zp, output_zp=0, multiplier=[2**30] * channels,
+                               shift=[-1] * channels, **geometry)
+        kernel = Kernel(kind, call)
+    y = np.zeros(kernel.out_shape, np.int8)
+    scratch = np.zeros(max(1, kernel.scratch_bytes), np.uint8)
+
+    def status() -> int:
+        return kernel.fn(*kernel.args(ffi.from_buffer("int8_t[]", call.x), ffi.from_buffer("int8_t[]", y),
+                                      ffi.from_buffer("char[]", scratch)))
+
+    assert status() == lib.PS_OK
+    if room[oc] < 2**31 - 1:  # one more is still an int32
+        call.bias[oc] += sign  # the kernel points at call.bias: C sees the change
+        assert status() == lib.PS_ERR_OVERFLOW
 
 def test_avg_pool_status_codes() -> None:
     x = np.zeros((1, 6, 6, 1), np.int8)
