@@ -465,6 +465,15 @@ X5I __m512i x5_patch_reg(const ps_conv_op *op, const x5_rowctx *rc, int32_t ox)
     return _mm512_xor_si512(x5_patch_into(op, rc, ox, fill, 0), _mm512_set1_epi8((char)0x80));
 }
 
+/* The GEMM's receptive fields in st->patch: a field of at most 64 bytes is built in a
+ * register (x5_patch_reg) and stored whole, 64-byte aligned (a load contained in one
+ * earlier full store is forwarded from it; masked stores are not); longer ones are
+ * gathered there kpad bytes apart. */
+X5I size_t x5_patch_stride(const x5_state *st)
+{
+    return st->kpad <= 64 ? 64 : (size_t)st->kpad;
+}
+
 /* Where a block of the fused window puts its pixels' sums: first block (store, else
  * add), and after the last block (avg != NULL) the averages to out. */
 typedef struct {
@@ -474,44 +483,49 @@ typedef struct {
     int8_t *out;
 } x5_sums;
 
+/* One pixel's VPDPBUSDs: its quad i (broadcast from memory: a load-port uop, where
+ * VPERMD from a register would take the shuffle port that VPDPBUSD also uses) times the
+ * NV weight vectors, into accumulators a<p>0 .. a<p>3. */
+#define X5_DOTS(p)                                                                            \
+    if (P > (p)) {                                                                            \
+        int32_t quad;                                                                         \
+        memcpy(&quad, patch + (size_t)(p) * pstride + 4 * (size_t)i, 4);                      \
+        const __m512i x = _mm512_set1_epi32(quad);                                            \
+        a##p##0 = _mm512_dpbusd_epi32(a##p##0, x, w0);                                        \
+        if (NV > 1) a##p##1 = _mm512_dpbusd_epi32(a##p##1, x, w1);                            \
+        if (NV > 2) a##p##2 = _mm512_dpbusd_epi32(a##p##2, x, w2);                            \
+        if (NV > 3) a##p##3 = _mm512_dpbusd_epi32(a##p##3, x, w3);                            \
+    }
+#define X5_ACCS(p) __m512i a##p##0 = c0, a##p##1 = c1, a##p##2 = c2, a##p##3 = c3
+
 /* P pixels x NV vectors of 16 channels: dot products, requantization, int8 stores. */
-/* dsts[p]: pixel p's output (channel oc0 of the chunk); or, with sums != NULL (dsts
- * unused), the P pixels' results are added to the chunk's channel sums instead. */
+/* The P receptive fields are u8 at patch, pstride bytes apart. dsts[p]: pixel p's
+ * output (channel oc0 of the chunk); or, with sums != NULL (dsts unused), the P
+ * pixels' results are added to the chunk's channel sums instead. */
 X5I void x5_tile(const ps_conv_op *op, const x5_state *st, int32_t vb, int32_t lanes,
-                 int32_t oc_global, const uint8_t *patch, const __m512i *preg, int8_t *const *dsts,
-                 const x5_sums *sums, const int P, const int NV, const int REG)
+                 int32_t oc_global, const uint8_t *patch, size_t pstride, int8_t *const *dsts,
+                 const x5_sums *sums, const int P, const int NV)
 {
     const ps_quant_params *q = op->quant;
     const int32_t kq = st->kpad / 4;
     const size_t qstride = (size_t)st->nvec * 64;
     const int8_t *w = st->wpack + (size_t)vb * 64;
-    __m512i acc[X5_PIXELS][4];
-    for (int v = 0; v < NV; v++) {
-        __m512i c = _mm512_loadu_si512(st->cst + (vb + v) * 16);
-        for (int p = 0; p < P; p++) {
-            acc[p][v] = c;
-        }
-    }
+    /* Named accumulators, not an array: GCC 12 at -O3 copied (and spilled) an array's
+     * accumulators on every iteration of the loop. */
+    const __m512i c0 = _mm512_loadu_si512(st->cst + vb * 16);
+    const __m512i c1 = NV > 1 ? _mm512_loadu_si512(st->cst + (vb + 1) * 16) : c0;
+    const __m512i c2 = NV > 2 ? _mm512_loadu_si512(st->cst + (vb + 2) * 16) : c0;
+    const __m512i c3 = NV > 3 ? _mm512_loadu_si512(st->cst + (vb + 3) * 16) : c0;
+    X5_ACCS(0); X5_ACCS(1); X5_ACCS(2); X5_ACCS(3);
     for (int32_t i = 0; i < kq; i++, w += qstride) {
-        __m512i wv[4];
-        for (int v = 0; v < NV; v++) {
-            wv[v] = _mm512_load_si512(w + v * 64);
-        }
-        const __m512i qi = _mm512_set1_epi32(i);
-        for (int p = 0; p < P; p++) {
-            __m512i xb;
-            if (REG) { /* the receptive field is in a register: broadcast its quad i */
-                xb = _mm512_permutexvar_epi32(qi, preg[p]);
-            } else {
-                int32_t quad;
-                memcpy(&quad, patch + (size_t)p * st->kpad + 4 * i, 4);
-                xb = _mm512_set1_epi32(quad);
-            }
-            for (int v = 0; v < NV; v++) {
-                acc[p][v] = _mm512_dpbusd_epi32(acc[p][v], xb, wv[v]);
-            }
-        }
+        const __m512i w0 = _mm512_load_si512(w);
+        const __m512i w1 = NV > 1 ? _mm512_load_si512(w + 64) : w0;
+        const __m512i w2 = NV > 2 ? _mm512_load_si512(w + 128) : w0;
+        const __m512i w3 = NV > 3 ? _mm512_load_si512(w + 192) : w0;
+        X5_DOTS(0) X5_DOTS(1) X5_DOTS(2) X5_DOTS(3)
     }
+    const __m512i acc[X5_PIXELS][4] = {
+        {a00, a01, a02, a03}, {a10, a11, a12, a13}, {a20, a21, a22, a23}, {a30, a31, a32, a33}};
     for (int v = 0; v < NV; v++) {
         __mmask16 m = x5_lanes(lanes - v * 16);
         x5_rq r = x5_rq_load(q, oc_global + v * 16, m);
@@ -542,25 +556,22 @@ X5I void x5_tile(const ps_conv_op *op, const x5_state *st, int32_t vb, int32_t l
 
 #define X5_TILE_CASE(P, NV)                                                                   \
     case (P)*8 + (NV):                                                                        \
-        x5_tile(op, st, vb, lanes, oc_global, st->patch, NULL, dsts, sums, P, NV, 0);         \
-        break;                                                                                \
-    case 64 + (P)*8 + (NV):                                                                   \
-        x5_tile(op, st, vb, lanes, oc_global, NULL, preg, dsts, sums, P, NV, 1);              \
+        x5_tile(op, st, vb, lanes, oc_global, st->patch, pstride, dsts, sums, P, NV);         \
         break;
 
-/* P (<= 4) gathered pixels (in st->patch, or with preg != NULL in registers) through
- * every vector of the chunk */
-X5I void x5_gemm_block(const ps_conv_exec *ex, int P, const __m512i *preg, int8_t *const *dsts,
-                       const x5_sums *sums)
+/* P (<= 4) gathered pixels (in st->patch, x5_patch_stride apart) through every vector of
+ * the chunk */
+X5I void x5_gemm_block(const ps_conv_exec *ex, int P, int8_t *const *dsts, const x5_sums *sums)
 {
     const ps_conv_op *op = ex->op;
     const x5_state *st = (const x5_state *)ex->state;
     const int32_t cc = ex->oc1 - ex->oc0;
+    const size_t pstride = x5_patch_stride(st);
     for (int32_t vb = 0; vb < st->nvec; vb += 4) {
         const int NV = st->nvec - vb < 4 ? (int)(st->nvec - vb) : 4;
         const int32_t lanes = cc - vb * 16;
         const int32_t oc_global = ex->oc0 + vb * 16;
-        switch ((preg != NULL ? 64 : 0) + P * 8 + NV) {
+        switch (P * 8 + NV) {
             X5_TILE_CASE(1, 1) X5_TILE_CASE(1, 2) X5_TILE_CASE(1, 3) X5_TILE_CASE(1, 4)
             X5_TILE_CASE(2, 1) X5_TILE_CASE(2, 2) X5_TILE_CASE(2, 3) X5_TILE_CASE(2, 4)
             X5_TILE_CASE(3, 1) X5_TILE_CASE(3, 2) X5_TILE_CASE(3, 3) X5_TILE_CASE(3, 4)
@@ -584,16 +595,15 @@ X5 static void x5_gemm_row(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_
     for (int32_t ox = ox0; ox < ox1; ox += X5_PIXELS) {
         const int P = ox1 - ox < X5_PIXELS ? (int)(ox1 - ox) : X5_PIXELS;
         int8_t *dsts[X5_PIXELS];
-        __m512i preg[X5_PIXELS];
         for (int p = 0; p < P; p++) {
             if (in_register) {
-                preg[p] = x5_patch_reg(ex->op, &rc, ox + p);
+                _mm512_store_si512(st->patch + (size_t)p * 64, x5_patch_reg(ex->op, &rc, ox + p));
             } else {
                 x5_gather(ex->op, st, n, oy, ox + p, st->patch + (size_t)p * st->kpad);
             }
             dsts[p] = dst + (size_t)(ox - ox0 + p) * dst_stride;
         }
-        x5_gemm_block(ex, P, in_register ? preg : NULL, dsts, NULL);
+        x5_gemm_block(ex, P, dsts, NULL);
     }
 }
 
@@ -728,10 +738,9 @@ X5 static void x5_gemm_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0,
         }
         for (int32_t i = 0; i < pixels; i += X5_PIXELS) {
             const int P = pixels - i < X5_PIXELS ? (int)(pixels - i) : X5_PIXELS;
-            __m512i preg[X5_PIXELS];
             for (int p = 0; p < P; p++) {
                 if (in_register) {
-                    preg[p] = x5_patch_reg(op, rc, x);
+                    _mm512_store_si512(st->patch + (size_t)p * 64, x5_patch_reg(op, rc, x));
                 } else {
                     x5_gather(op, st, n, y, x, st->patch + (size_t)p * st->kpad);
                 }
@@ -748,7 +757,7 @@ X5 static void x5_gemm_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0,
             }
             const int last = i + P >= pixels;
             x5_sums to = {sums, i == 0, last && st->avg_ok ? &st->avg : NULL, out};
-            x5_gemm_block(ex, P, in_register ? preg : NULL, NULL, &to);
+            x5_gemm_block(ex, P, NULL, &to);
         }
         if (!st->avg_ok) {
             ps_pool_average_run(sums, pixels, cc, pool, out);
