@@ -46,7 +46,8 @@
 #define X5_PACK_BYTES 32768 /* packed weights of one chunk */
 #define X5_MAX_KPAD 2048    /* receptive field bytes per pixel */
 #define X5_MAX_CHUNK 256    /* output channels per chunk */
-#define X5_PIXELS 4         /* pixels per GEMM block */
+#define X5_PIXELS 8         /* pixels per GEMM block (x5_block_pixels) */
+#define X5_PATCH_BYTES (4 * X5_MAX_KPAD) /* the receptive fields of one block */
 
 /* The pooled average of a window count (x5_avg_init), vectorised. */
 typedef struct {
@@ -64,7 +65,7 @@ typedef struct {
     int32_t nvec;   /* 16-channel vectors in the prepared chunk */
     int8_t *wpack;  /* [kpad / 4][nvec][16][4] */
     int32_t *cst;   /* [nvec * 16]: the folded bias */
-    uint8_t *patch; /* [X5_PIXELS][kpad] */
+    uint8_t *patch; /* [x5_block_pixels][x5_patch_stride] */
     int32_t *w32;   /* depthwise: [taps][nvec * 16] weights as int16 in int32 lanes */
     int32_t *cst_fold; /* depthwise: [nvec * 16] bias - input_zp * sum(w) */
     int32_t group;     /* depthwise: pixels per vector (16 / C for C = 1, 2, 4, 8), else 1;
@@ -498,7 +499,8 @@ typedef struct {
     }
 #define X5_ACCS(p) __m512i a##p##0 = c0, a##p##1 = c1, a##p##2 = c2, a##p##3 = c3
 
-/* P pixels x NV vectors of 16 channels: dot products, requantization, int8 stores. */
+/* P pixels x NV vectors of 16 channels (P * NV <= 16 accumulators): dot products,
+ * requantization, int8 stores. */
 /* The P receptive fields are u8 at patch, pstride bytes apart. dsts[p]: pixel p's
  * output (channel oc0 of the chunk); or, with sums != NULL (dsts unused), the P
  * pixels' results are added to the chunk's channel sums instead. */
@@ -516,16 +518,17 @@ X5I void x5_tile(const ps_conv_op *op, const x5_state *st, int32_t vb, int32_t l
     const __m512i c1 = NV > 1 ? _mm512_loadu_si512(st->cst + (vb + 1) * 16) : c0;
     const __m512i c2 = NV > 2 ? _mm512_loadu_si512(st->cst + (vb + 2) * 16) : c0;
     const __m512i c3 = NV > 3 ? _mm512_loadu_si512(st->cst + (vb + 3) * 16) : c0;
-    X5_ACCS(0); X5_ACCS(1); X5_ACCS(2); X5_ACCS(3);
+    X5_ACCS(0); X5_ACCS(1); X5_ACCS(2); X5_ACCS(3); X5_ACCS(4); X5_ACCS(5); X5_ACCS(6); X5_ACCS(7);
     for (int32_t i = 0; i < kq; i++, w += qstride) {
         const __m512i w0 = _mm512_load_si512(w);
         const __m512i w1 = NV > 1 ? _mm512_load_si512(w + 64) : w0;
         const __m512i w2 = NV > 2 ? _mm512_load_si512(w + 128) : w0;
         const __m512i w3 = NV > 3 ? _mm512_load_si512(w + 192) : w0;
-        X5_DOTS(0) X5_DOTS(1) X5_DOTS(2) X5_DOTS(3)
+        X5_DOTS(0) X5_DOTS(1) X5_DOTS(2) X5_DOTS(3) X5_DOTS(4) X5_DOTS(5) X5_DOTS(6) X5_DOTS(7)
     }
     const __m512i acc[X5_PIXELS][4] = {
-        {a00, a01, a02, a03}, {a10, a11, a12, a13}, {a20, a21, a22, a23}, {a30, a31, a32, a33}};
+        {a00, a01, a02, a03}, {a10, a11, a12, a13}, {a20, a21, a22, a23}, {a30, a31, a32, a33},
+        {a40, a41, a42, a43}, {a50, a51, a52, a53}, {a60, a61, a62, a63}, {a70, a71, a72, a73}};
     for (int v = 0; v < NV; v++) {
         __mmask16 m = x5_lanes(lanes - v * 16);
         x5_rq r = x5_rq_load(q, oc_global + v * 16, m);
@@ -556,11 +559,18 @@ X5I void x5_tile(const ps_conv_op *op, const x5_state *st, int32_t vb, int32_t l
 
 #define X5_TILE_CASE(P, NV)                                                                   \
     case (P)*8 + (NV):                                                                        \
-        x5_tile(op, st, vb, lanes, oc_global, st->patch, pstride, dsts, sums, P, NV);         \
+        x5_tile(op, st, vb, lanes, oc_global, patch, pstride, dsts, sums, P, NV);             \
         break;
 
-/* P (<= 4) gathered pixels (in st->patch, x5_patch_stride apart) through every vector of
- * the chunk */
+/* Pixels per block: 8, or 4 where 8 receptive fields would not fit X5_PATCH_BYTES. */
+X5I int x5_block_pixels(const x5_state *st)
+{
+    return x5_patch_stride(st) * X5_PIXELS <= X5_PATCH_BYTES ? X5_PIXELS : 4;
+}
+
+/* P (<= x5_block_pixels) gathered pixels (in st->patch, x5_patch_stride apart) through
+ * every vector of the chunk: up to 8 pixels x 2 vectors or 4 pixels x 4 vectors at a
+ * time (at least 8 independent VPDPBUSD chains, to cover its latency). */
 X5I void x5_gemm_block(const ps_conv_exec *ex, int P, int8_t *const *dsts, const x5_sums *sums)
 {
     const ps_conv_op *op = ex->op;
@@ -571,13 +581,41 @@ X5I void x5_gemm_block(const ps_conv_exec *ex, int P, int8_t *const *dsts, const
         const int NV = st->nvec - vb < 4 ? (int)(st->nvec - vb) : 4;
         const int32_t lanes = cc - vb * 16;
         const int32_t oc_global = ex->oc0 + vb * 16;
-        switch (P * 8 + NV) {
-            X5_TILE_CASE(1, 1) X5_TILE_CASE(1, 2) X5_TILE_CASE(1, 3) X5_TILE_CASE(1, 4)
-            X5_TILE_CASE(2, 1) X5_TILE_CASE(2, 2) X5_TILE_CASE(2, 3) X5_TILE_CASE(2, 4)
-            X5_TILE_CASE(3, 1) X5_TILE_CASE(3, 2) X5_TILE_CASE(3, 3) X5_TILE_CASE(3, 4)
-            X5_TILE_CASE(4, 1) X5_TILE_CASE(4, 2) X5_TILE_CASE(4, 3) X5_TILE_CASE(4, 4)
-        default:
-            break;
+        if (NV <= 2) {
+            const uint8_t *patch = st->patch;
+            switch (P * 8 + NV) {
+                X5_TILE_CASE(1, 1) X5_TILE_CASE(2, 1) X5_TILE_CASE(3, 1) X5_TILE_CASE(4, 1)
+                X5_TILE_CASE(5, 1) X5_TILE_CASE(6, 1) X5_TILE_CASE(7, 1) X5_TILE_CASE(8, 1)
+                X5_TILE_CASE(1, 2) X5_TILE_CASE(2, 2) X5_TILE_CASE(3, 2) X5_TILE_CASE(4, 2)
+                X5_TILE_CASE(5, 2) X5_TILE_CASE(6, 2) X5_TILE_CASE(7, 2) X5_TILE_CASE(8, 2)
+            default:
+                break;
+            }
+            continue;
+        }
+        for (int p0 = 0; p0 < P; p0 += 4) { /* 3-4 vectors: 4 pixels at a time */
+            const uint8_t *patch = st->patch + (size_t)p0 * pstride;
+            int8_t *const *block_dsts = dsts;
+            x5_sums part;
+            const x5_sums *block_sums = sums;
+            if (sums != NULL) { /* only the block's first part starts the sums, its last ends them */
+                part = *sums;
+                part.first = sums->first && p0 == 0;
+                part.avg = p0 + 4 >= P ? sums->avg : NULL;
+                block_sums = &part;
+            } else {
+                block_dsts = dsts + p0;
+            }
+            {
+                int8_t *const *dsts = block_dsts;
+                const x5_sums *sums = block_sums;
+                switch ((P - p0 < 4 ? P - p0 : 4) * 8 + NV) {
+                    X5_TILE_CASE(1, 3) X5_TILE_CASE(2, 3) X5_TILE_CASE(3, 3) X5_TILE_CASE(4, 3)
+                    X5_TILE_CASE(1, 4) X5_TILE_CASE(2, 4) X5_TILE_CASE(3, 4) X5_TILE_CASE(4, 4)
+                default:
+                    break;
+                }
+            }
         }
     }
 }
@@ -592,8 +630,9 @@ X5 static void x5_gemm_row(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_
     if (in_register) {
         x5_rowctx_init(&rc, ex->op, n, oy);
     }
-    for (int32_t ox = ox0; ox < ox1; ox += X5_PIXELS) {
-        const int P = ox1 - ox < X5_PIXELS ? (int)(ox1 - ox) : X5_PIXELS;
+    const int block = x5_block_pixels(st);
+    for (int32_t ox = ox0; ox < ox1; ox += block) {
+        const int P = ox1 - ox < block ? (int)(ox1 - ox) : block;
         int8_t *dsts[X5_PIXELS];
         for (int p = 0; p < P; p++) {
             if (in_register) {
@@ -717,6 +756,7 @@ X5 static void x5_gemm_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0,
     const int32_t cc = ex->oc1 - ex->oc0;
     const int in_register = st->kpad <= 64;
     const int keep = in_register && y1 - y0 <= X5_WINDOW_ROWS;
+    const int block = x5_block_pixels(st);
     (void)tile; /* the window's pixels are summed in registers, never stored */
     x5_rowctx rcs[X5_WINDOW_ROWS];
     rcs[0].pointwise = rcs[0].contiguous = rcs[0].rows = rcs[0].iy0 = 0;
@@ -736,8 +776,8 @@ X5 static void x5_gemm_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0,
         if (in_register && !keep) {
             x5_rowctx_init(&rcs[0], op, n, y0);
         }
-        for (int32_t i = 0; i < pixels; i += X5_PIXELS) {
-            const int P = pixels - i < X5_PIXELS ? (int)(pixels - i) : X5_PIXELS;
+        for (int32_t i = 0; i < pixels; i += block) {
+            const int P = pixels - i < block ? (int)(pixels - i) : block;
             for (int p = 0; p < P; p++) {
                 if (in_register) {
                     _mm512_store_si512(st->patch + (size_t)p * 64, x5_patch_reg(op, rc, x));
@@ -1786,7 +1826,7 @@ X5 void ps_conv_run_avx512(const ps_conv_op *op, const ps_conv_job *job)
         ps_conv_drive(&ex, job);
         return;
     }
-    uint8_t patch[X5_PIXELS * X5_MAX_KPAD] __attribute__((aligned(64)));
+    uint8_t patch[X5_PATCH_BYTES] __attribute__((aligned(64)));
     st.k = op->kernel_h * op->kernel_w * op->in_c;
     st.kpad = (st.k + 3) / 4 * 4;
     if (st.kpad > X5_MAX_KPAD) {
