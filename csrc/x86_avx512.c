@@ -235,44 +235,68 @@ X5 static void x5_average(const int32_t *sums, int32_t count, int32_t cc,
 
 /* ---- GEMM: conv2d, pointwise, fully connected ---------------------------------------- */
 
+/* Packs the taps of `lanes` (<= 16) channels, k each, rows at base, as kq = ceil(k / 4)
+ * vectors [channel][4] (channels from lanes on, and taps from k on: 0), qstride bytes
+ * apart from dst; returns each channel's sum of taps. 64 taps at a time: 16 rows loaded
+ * whole, then a 16 x 16 transpose of their quads (shuffles, where VPGATHERDD took twice
+ * as long). */
+X5I __m512i x5_pack_channels(const int8_t *base, int32_t k, int32_t lanes, int8_t *dst, size_t qstride)
+{
+    const __m512i ones = _mm512_set1_epi8(1);
+    const int32_t kq = (k + 3) / 4;
+    __m512i sum = _mm512_setzero_si512();
+    for (int32_t j = 0; j < k; j += 64, dst += 16 * qstride) {
+        const __mmask64 bytes = k - j >= 64 ? ~(__mmask64)0 : (__mmask64)((UINT64_C(1) << (k - j)) - 1u);
+        __m512i r[16], t[16];
+        for (int l = 0; l < 16; l++) {
+            r[l] = l < lanes ? _mm512_maskz_loadu_epi8(bytes, base + (size_t)l * k + j) : _mm512_setzero_si512();
+        }
+        /* within each 128-bit lane: t[4g + q] holds quad 4L + q of channels 4g .. 4g + 3 */
+        for (int g = 0; g < 4; g++) {
+            const __m512i lo01 = _mm512_unpacklo_epi32(r[4 * g], r[4 * g + 1]);
+            const __m512i hi01 = _mm512_unpackhi_epi32(r[4 * g], r[4 * g + 1]);
+            const __m512i lo23 = _mm512_unpacklo_epi32(r[4 * g + 2], r[4 * g + 3]);
+            const __m512i hi23 = _mm512_unpackhi_epi32(r[4 * g + 2], r[4 * g + 3]);
+            t[4 * g] = _mm512_unpacklo_epi64(lo01, lo23);
+            t[4 * g + 1] = _mm512_unpackhi_epi64(lo01, lo23);
+            t[4 * g + 2] = _mm512_unpacklo_epi64(hi01, hi23);
+            t[4 * g + 3] = _mm512_unpackhi_epi64(hi01, hi23);
+        }
+        /* quad 4L + q of all 16 channels: 128-bit lane L of t[q], t[4 + q], t[8 + q], t[12 + q] */
+        for (int q = 0; q < 4; q++) {
+            const __m512i a = _mm512_shuffle_i32x4(t[q], t[4 + q], 0x44);
+            const __m512i b = _mm512_shuffle_i32x4(t[8 + q], t[12 + q], 0x44);
+            const __m512i c = _mm512_shuffle_i32x4(t[q], t[4 + q], 0xEE);
+            const __m512i d = _mm512_shuffle_i32x4(t[8 + q], t[12 + q], 0xEE);
+            const __m512i quads[4] = {_mm512_shuffle_i32x4(a, b, 0x88), _mm512_shuffle_i32x4(a, b, 0xDD),
+                                      _mm512_shuffle_i32x4(c, d, 0x88), _mm512_shuffle_i32x4(c, d, 0xDD)};
+            for (int L = 0; L < 4; L++) {
+                const int32_t i = j / 4 + 4 * L + q;
+                if (i < kq) {
+                    _mm512_store_si512(dst + (size_t)(4 * L + q) * qstride, quads[L]);
+                    sum = _mm512_dpbusd_epi32(sum, ones, quads[L]);
+                }
+            }
+        }
+    }
+    return sum;
+}
+
 X5 static int32_t x5_gemm_prepare(ps_conv_exec *ex, int32_t oc0)
 {
     const ps_conv_op *op = ex->op;
     x5_state *st = (x5_state *)ex->state;
-    const int32_t k = st->k, full = k / 4;
+    const int32_t k = st->k;
     const int32_t cc = op->out_c - oc0 < st->cc_max ? op->out_c - oc0 : st->cc_max;
     const int32_t nvec = (cc + 15) / 16;
     const size_t qstride = (size_t)nvec * 64;
-    /* lane l of a vector reads channel row l: byte offset l * k */
-    const __m512i rows = _mm512_mullo_epi32(
-        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(k));
-    const __m512i ones = _mm512_set1_epi8(1);
     const __m512i fold = _mm512_set1_epi32(128 + op->quant->input_zp);
     st->nvec = nvec;
     for (int32_t v = 0; v < nvec; v++) {
         const int32_t lanes = cc - v * 16 < 16 ? cc - v * 16 : 16;
         const __mmask16 m = x5_lanes(lanes);
         const int8_t *base = op->filter + (size_t)(oc0 + v * 16) * k;
-        int8_t *dst = st->wpack + (size_t)v * 64;
-        __m512i sum = _mm512_setzero_si512();
-        for (int32_t i = 0; i < full; i++, dst += qstride) {
-            /* 16 channels' taps 4i .. 4i+3: [channel][4] int8, and their sums */
-            __m512i wq = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, rows, base + 4 * i, 1);
-            _mm512_store_si512(dst, wq);
-            sum = _mm512_dpbusd_epi32(sum, ones, wq);
-        }
-        if (full * 4 < k) { /* the last, partial quad (never read past the filter) */
-            int8_t tail[64] __attribute__((aligned(64)));
-            memset(tail, 0, sizeof tail);
-            for (int32_t l = 0; l < lanes; l++) {
-                for (int32_t j = 4 * full; j < k; j++) {
-                    tail[l * 4 + (j - 4 * full)] = base[(size_t)l * k + j];
-                }
-            }
-            __m512i wq = _mm512_load_si512(tail);
-            _mm512_store_si512(dst, wq);
-            sum = _mm512_dpbusd_epi32(sum, ones, wq);
-        }
+        const __m512i sum = x5_pack_channels(base, k, lanes, st->wpack + (size_t)v * 64, qstride);
         __m512i bias = op->bias != NULL ? _mm512_maskz_loadu_epi32(m, op->bias + oc0 + v * 16)
                                         : _mm512_setzero_si512();
         /* bias - (128 + zp) * sum(w), modulo 2^32 (see the top of this file) */
