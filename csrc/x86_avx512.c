@@ -14,7 +14,8 @@
  *
  * exact in int32 arithmetic modulo 2^32, and acc itself fits int32 (the accumulator
  * check), so the wrapped sums give exactly acc. A receptive field of at most 64 bytes is
- * built in a register by masked loads (x5_patch_reg), longer ones are gathered in memory.
+ * built in a register by masked loads (x5_patch_reg), longer ones are gathered in memory
+ * (unfused, contiguous kernel rows: each kernel row's span of 8 pixels once, x5_span).
  * Layers with at most 8 output channels put 2-8 pixels x their channels in a vector
  * instead (x5_few_*), gathering the receptive fields with VPERMB where the CPU has VBMI.
  * Depthwise keeps channels in the lanes (16 per register, VPDPWSSD; see the depthwise
@@ -499,6 +500,71 @@ X5I size_t x5_patch_stride(const x5_state *st)
     return st->kpad <= 64 ? 64 : (size_t)st->kpad;
 }
 
+/* Where a block's receptive fields are: pixel p's quads 0 .. quads - 1 of kernel-row
+ * segment r at base + r * row + p * pixel (one segment of kpad / 4 quads for whole
+ * fields in st->patch; kernel_h segments for x5_span's rows). */
+typedef struct {
+    const uint8_t *base;
+    size_t pixel, row;
+    int32_t rows, quads;
+} x5_fields;
+
+/* Whole fields in st->patch, x5_patch_stride apart */
+X5I x5_fields x5_patch_fields(const x5_state *st)
+{
+    x5_fields f = {st->patch, x5_patch_stride(st), 0, 1, st->kpad / 4};
+    return f;
+}
+
+/* Bytes per kernel row of x5_span for X5_PIXELS pixels: the input columns they cover,
+ * 4 more (a quad may reach past the last pixel's kernel row, to 0 weights), rounded up
+ * to 64. */
+X5I size_t x5_span_row_bytes(const ps_conv_op *op)
+{
+    const size_t cols = (size_t)(X5_PIXELS - 1) * op->stride_w + op->kernel_w;
+    return (cols * op->in_c + 4 + 63) / 64 * 64;
+}
+
+/* x5_span applies: contiguous kernel rows whose quads do not straddle two of them
+ * (fields longer than 64 bytes; shorter ones are built in registers). */
+X5I int x5_span_applies(const ps_conv_op *op)
+{
+    return op->dilation_w == 1 && (op->kernel_h == 1 || op->kernel_w * op->in_c % 4 == 0) &&
+           (size_t)op->kernel_h * x5_span_row_bytes(op) <= X5_PATCH_BYTES;
+}
+
+/* The receptive fields of conv pixels (n, oy, ox .. ox + P - 1) without copying them one
+ * by one: for each kernel row, the span of input columns the P pixels cover, as u8
+ * (padding taps as input_zp + 128), each input byte once (where x5_gather copies it
+ * for every pixel whose field has it). Pixel p's kernel row starts p * stride_w * C
+ * bytes into its span. */
+X5I x5_fields x5_span(const ps_conv_op *op, const x5_state *st, int32_t n, int32_t oy, int32_t ox, int P)
+{
+    const int32_t c = op->in_c;
+    const int8_t *image = op->input + (size_t)n * op->in_h * op->in_w * c;
+    const uint8_t pad = (uint8_t)(op->quant->input_zp + 128);
+    const size_t rstride = x5_span_row_bytes(op);
+    const int32_t ix0 = ox * op->stride_w - op->pad_left;
+    const int32_t cols = (P - 1) * op->stride_w + op->kernel_w;
+    /* columns [0, left) and [right, cols) are padding */
+    const int32_t left = ix0 >= 0 ? 0 : (-ix0 < cols ? -ix0 : cols);
+    const int32_t right = op->in_w - ix0 < left ? left : (op->in_w - ix0 < cols ? op->in_w - ix0 : cols);
+    for (int32_t ky = 0; ky < op->kernel_h; ky++) {
+        uint8_t *d = st->patch + (size_t)ky * rstride;
+        const int32_t iy = oy * op->stride_h - op->pad_top + ky * op->dilation_h;
+        if (iy < 0 || iy >= op->in_h) {
+            x5_fill_u8(d, pad, cols * c);
+        } else {
+            x5_fill_u8(d, pad, left * c);
+            x5_copy_u8(d + (size_t)left * c, image + ((size_t)iy * op->in_w + ix0 + left) * c, (right - left) * c);
+            x5_fill_u8(d + (size_t)right * c, pad, (cols - right) * c);
+        }
+        memset(d + (size_t)cols * c, 0, 4);
+    }
+    x5_fields f = {st->patch, (size_t)op->stride_w * c, rstride, op->kernel_h, (op->kernel_w * c + 3) / 4};
+    return f;
+}
+
 /* Where a block of the fused window puts its pixels' sums: first block (store, else
  * add), and after the last block (avg != NULL) the averages to out. */
 typedef struct {
@@ -514,7 +580,7 @@ typedef struct {
 #define X5_DOTS(p)                                                                            \
     if (P > (p)) {                                                                            \
         int32_t quad;                                                                         \
-        memcpy(&quad, patch + (size_t)(p) * pstride + 4 * (size_t)i, 4);                      \
+        memcpy(&quad, patch + (size_t)(p) * f->pixel + 4 * (size_t)i, 4);                     \
         const __m512i x = _mm512_set1_epi32(quad);                                            \
         a##p##0 = _mm512_dpbusd_epi32(a##p##0, x, w0);                                        \
         if (NV > 1) a##p##1 = _mm512_dpbusd_epi32(a##p##1, x, w1);                            \
@@ -525,15 +591,14 @@ typedef struct {
 
 /* P pixels x NV vectors of 16 channels (P * NV <= 16 accumulators): dot products,
  * requantization, int8 stores. */
-/* The P receptive fields are u8 at patch, pstride bytes apart. dsts[p]: pixel p's
+/* The P receptive fields are u8 at f (x5_fields). dsts[p]: pixel p's
  * output (channel oc0 of the chunk); or, with sums != NULL (dsts unused), the P
  * pixels' results are added to the chunk's channel sums instead. */
 X5I void x5_tile(const ps_conv_op *op, const x5_state *st, int32_t vb, int32_t lanes,
-                 int32_t oc_global, const uint8_t *patch, size_t pstride, int8_t *const *dsts,
+                 int32_t oc_global, const x5_fields *f, int8_t *const *dsts,
                  const x5_sums *sums, const int P, const int NV)
 {
     const ps_quant_params *q = op->quant;
-    const int32_t kq = st->kpad / 4;
     const size_t qstride = (size_t)st->nvec * 64;
     const int8_t *w = st->wpack + (size_t)vb * 64;
     /* Named accumulators, not an array: GCC 12 at -O3 copied (and spilled) an array's
@@ -543,12 +608,15 @@ X5I void x5_tile(const ps_conv_op *op, const x5_state *st, int32_t vb, int32_t l
     const __m512i c2 = NV > 2 ? _mm512_loadu_si512(st->cst + (vb + 2) * 16) : c0;
     const __m512i c3 = NV > 3 ? _mm512_loadu_si512(st->cst + (vb + 3) * 16) : c0;
     X5_ACCS(0); X5_ACCS(1); X5_ACCS(2); X5_ACCS(3); X5_ACCS(4); X5_ACCS(5); X5_ACCS(6); X5_ACCS(7);
-    for (int32_t i = 0; i < kq; i++, w += qstride) {
-        const __m512i w0 = _mm512_load_si512(w);
-        const __m512i w1 = NV > 1 ? _mm512_load_si512(w + 64) : w0;
-        const __m512i w2 = NV > 2 ? _mm512_load_si512(w + 128) : w0;
-        const __m512i w3 = NV > 3 ? _mm512_load_si512(w + 192) : w0;
-        X5_DOTS(0) X5_DOTS(1) X5_DOTS(2) X5_DOTS(3) X5_DOTS(4) X5_DOTS(5) X5_DOTS(6) X5_DOTS(7)
+    for (int32_t r = 0; r < f->rows; r++) {
+        const uint8_t *patch = f->base + (size_t)r * f->row;
+        for (int32_t i = 0; i < f->quads; i++, w += qstride) {
+            const __m512i w0 = _mm512_load_si512(w);
+            const __m512i w1 = NV > 1 ? _mm512_load_si512(w + 64) : w0;
+            const __m512i w2 = NV > 2 ? _mm512_load_si512(w + 128) : w0;
+            const __m512i w3 = NV > 3 ? _mm512_load_si512(w + 192) : w0;
+            X5_DOTS(0) X5_DOTS(1) X5_DOTS(2) X5_DOTS(3) X5_DOTS(4) X5_DOTS(5) X5_DOTS(6) X5_DOTS(7)
+        }
     }
     const __m512i acc[X5_PIXELS][4] = {
         {a00, a01, a02, a03}, {a10, a11, a12, a13}, {a20, a21, a22, a23}, {a30, a31, a32, a33},
@@ -583,7 +651,7 @@ X5I void x5_tile(const ps_conv_op *op, const x5_state *st, int32_t vb, int32_t l
 
 #define X5_TILE_CASE(P, NV)                                                                   \
     case (P)*8 + (NV):                                                                        \
-        x5_tile(op, st, vb, lanes, oc_global, patch, pstride, dsts, sums, P, NV);             \
+        x5_tile(op, st, vb, lanes, oc_global, f, dsts, sums, P, NV);                          \
         break;
 
 /* Pixels per block: 8, or 4 where 8 receptive fields would not fit X5_PATCH_BYTES. */
@@ -592,21 +660,21 @@ X5I int x5_block_pixels(const x5_state *st)
     return x5_patch_stride(st) * X5_PIXELS <= X5_PATCH_BYTES ? X5_PIXELS : 4;
 }
 
-/* P (<= x5_block_pixels) gathered pixels (in st->patch, x5_patch_stride apart) through
- * every vector of the chunk: up to 8 pixels x 2 vectors or 4 pixels x 4 vectors at a
- * time (at least 8 independent VPDPBUSD chains, to cover its latency). */
-X5I void x5_gemm_block(const ps_conv_exec *ex, int P, int8_t *const *dsts, const x5_sums *sums)
+/* P (<= x5_block_pixels) gathered pixels (fields) through every vector of the chunk: up
+ * to 8 pixels x 2 vectors or 4 pixels x 4 vectors at a time (at least 8 independent
+ * VPDPBUSD chains, to cover its latency). */
+X5I void x5_gemm_block(const ps_conv_exec *ex, int P, const x5_fields *fields, int8_t *const *dsts,
+                       const x5_sums *sums)
 {
     const ps_conv_op *op = ex->op;
     const x5_state *st = (const x5_state *)ex->state;
     const int32_t cc = ex->oc1 - ex->oc0;
-    const size_t pstride = x5_patch_stride(st);
     for (int32_t vb = 0; vb < st->nvec; vb += 4) {
         const int NV = st->nvec - vb < 4 ? (int)(st->nvec - vb) : 4;
         const int32_t lanes = cc - vb * 16;
         const int32_t oc_global = ex->oc0 + vb * 16;
         if (NV <= 2) {
-            const uint8_t *patch = st->patch;
+            const x5_fields *f = fields;
             switch (P * 8 + NV) {
                 X5_TILE_CASE(1, 1) X5_TILE_CASE(2, 1) X5_TILE_CASE(3, 1) X5_TILE_CASE(4, 1)
                 X5_TILE_CASE(5, 1) X5_TILE_CASE(6, 1) X5_TILE_CASE(7, 1) X5_TILE_CASE(8, 1)
@@ -618,7 +686,9 @@ X5I void x5_gemm_block(const ps_conv_exec *ex, int P, int8_t *const *dsts, const
             continue;
         }
         for (int p0 = 0; p0 < P; p0 += 4) { /* 3-4 vectors: 4 pixels at a time */
-            const uint8_t *patch = st->patch + (size_t)p0 * pstride;
+            x5_fields part_fields = *fields;
+            part_fields.base += (size_t)p0 * fields->pixel;
+            const x5_fields *f = &part_fields;
             int8_t *const *block_dsts = dsts;
             x5_sums part;
             const x5_sums *block_sums = sums;
@@ -654,19 +724,24 @@ X5 static void x5_gemm_row(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_
     if (in_register) {
         x5_rowctx_init(&rc, ex->op, n, oy);
     }
-    const int block = x5_block_pixels(st);
+    const int span = !in_register && x5_span_applies(ex->op);
+    const int block = span ? X5_PIXELS : x5_block_pixels(st);
     for (int32_t ox = ox0; ox < ox1; ox += block) {
         const int P = ox1 - ox < block ? (int)(ox1 - ox) : block;
         int8_t *dsts[X5_PIXELS];
+        x5_fields f = x5_patch_fields(st);
+        if (span) {
+            f = x5_span(ex->op, st, n, oy, ox, P);
+        }
         for (int p = 0; p < P; p++) {
             if (in_register) {
                 _mm512_store_si512(st->patch + (size_t)p * 64, x5_patch_reg(ex->op, &rc, ox + p));
-            } else {
+            } else if (!span) {
                 x5_gather(ex->op, st, n, oy, ox + p, st->patch + (size_t)p * st->kpad);
             }
             dsts[p] = dst + (size_t)(ox - ox0 + p) * dst_stride;
         }
-        x5_gemm_block(ex, P, dsts, NULL);
+        x5_gemm_block(ex, P, &f, dsts, NULL);
     }
 }
 
@@ -821,7 +896,8 @@ X5 static void x5_gemm_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0,
             }
             const int last = i + P >= pixels;
             x5_sums to = {sums, i == 0, last && st->avg_ok ? &st->avg : NULL, out};
-            x5_gemm_block(ex, P, NULL, &to);
+            const x5_fields f = x5_patch_fields(st);
+            x5_gemm_block(ex, P, &f, NULL, &to);
         }
         if (!st->avg_ok) {
             ps_pool_average_run(sums, pixels, cc, pool, out);
