@@ -15,7 +15,8 @@
  * exact in int32 arithmetic modulo 2^32, and acc itself fits int32 (the accumulator
  * check), so the wrapped sums give exactly acc. A receptive field of at most 64 bytes is
  * built in a register by masked loads (x5_patch_reg), longer ones are gathered in memory
- * (unfused, contiguous kernel rows: each kernel row's span of 8 pixels once, x5_span).
+ * (unfused, contiguous kernel rows: each kernel row's span of 8 pixels once, x5_span, also
+ * for fields in registers with kernel_h > 1).
  * Layers with at most 8 output channels put 2-8 pixels x their channels in a vector
  * instead (x5_few_*), gathering the receptive fields with VPERMB where the CPU has VBMI.
  * Depthwise keeps channels in the lanes (16 per register, VPDPWSSD; see the depthwise
@@ -718,13 +719,14 @@ X5 static void x5_gemm_row(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_
                            int32_t ox1, int8_t *dst, int32_t dst_stride)
 {
     const x5_state *st = (const x5_state *)ex->state;
-    const int in_register = st->kpad <= 64;
+    /* spans pay for fields in registers too, but for 1xN kernels (one load per pixel) */
+    const int span = x5_span_applies(ex->op) && (st->kpad > 64 || ex->op->kernel_h > 1);
+    const int in_register = st->kpad <= 64 && !span;
     x5_rowctx rc;
     rc.pointwise = rc.contiguous = rc.rows = rc.iy0 = 0; /* set by x5_rowctx_init before use */
     if (in_register) {
         x5_rowctx_init(&rc, ex->op, n, oy);
     }
-    const int span = !in_register && x5_span_applies(ex->op);
     const int block = span ? X5_PIXELS : x5_block_pixels(st);
     for (int32_t ox = ox0; ox < ox1; ox += block) {
         const int P = ox1 - ox < block ? (int)(ox1 - ox) : block;
