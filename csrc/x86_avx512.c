@@ -526,8 +526,8 @@ X5I size_t x5_span_row_bytes(const ps_conv_op *op)
     return (cols * op->in_c + 4 + 63) / 64 * 64;
 }
 
-/* x5_span applies: contiguous kernel rows whose quads do not straddle two of them
- * (fields longer than 64 bytes; shorter ones are built in registers). */
+/* x5_span applies: contiguous kernel rows whose quads do not straddle two of them, and
+ * 8 pixels' spans fit the patch buffer. */
 X5I int x5_span_applies(const ps_conv_op *op)
 {
     return op->dilation_w == 1 && (op->kernel_h == 1 || op->kernel_w * op->in_c % 4 == 0) &&
@@ -652,7 +652,7 @@ X5I void x5_tile(const ps_conv_op *op, const x5_state *st, int32_t vb, int32_t l
 
 #define X5_TILE_CASE(P, NV)                                                                   \
     case (P)*8 + (NV):                                                                        \
-        x5_tile(op, st, vb, lanes, oc_global, f, dsts, sums, P, NV);                          \
+        x5_tile(op, st, vb, lanes, oc_global, f, d, s, P, NV);                                \
         break;
 
 /* Pixels per block: 8, or 4 where 8 receptive fields would not fit X5_PATCH_BYTES. */
@@ -676,6 +676,8 @@ X5I void x5_gemm_block(const ps_conv_exec *ex, int P, const x5_fields *fields, i
         const int32_t oc_global = ex->oc0 + vb * 16;
         if (NV <= 2) {
             const x5_fields *f = fields;
+            int8_t *const *d = dsts;
+            const x5_sums *s = sums;
             switch (P * 8 + NV) {
                 X5_TILE_CASE(1, 1) X5_TILE_CASE(2, 1) X5_TILE_CASE(3, 1) X5_TILE_CASE(4, 1)
                 X5_TILE_CASE(5, 1) X5_TILE_CASE(6, 1) X5_TILE_CASE(7, 1) X5_TILE_CASE(8, 1)
@@ -687,29 +689,23 @@ X5I void x5_gemm_block(const ps_conv_exec *ex, int P, const x5_fields *fields, i
             continue;
         }
         for (int p0 = 0; p0 < P; p0 += 4) { /* 3-4 vectors: 4 pixels at a time */
-            x5_fields part_fields = *fields;
-            part_fields.base += (size_t)p0 * fields->pixel;
-            const x5_fields *f = &part_fields;
-            int8_t *const *block_dsts = dsts;
-            x5_sums part;
-            const x5_sums *block_sums = sums;
+            x5_fields part = *fields;
+            part.base += (size_t)p0 * fields->pixel;
+            const x5_fields *f = &part;
+            int8_t *const *d = dsts != NULL ? dsts + p0 : NULL;
+            x5_sums part_sums;
+            const x5_sums *s = sums;
             if (sums != NULL) { /* only the block's first part starts the sums, its last ends them */
-                part = *sums;
-                part.first = sums->first && p0 == 0;
-                part.avg = p0 + 4 >= P ? sums->avg : NULL;
-                block_sums = &part;
-            } else {
-                block_dsts = dsts + p0;
+                part_sums = *sums;
+                part_sums.first = sums->first && p0 == 0;
+                part_sums.avg = p0 + 4 >= P ? sums->avg : NULL;
+                s = &part_sums;
             }
-            {
-                int8_t *const *dsts = block_dsts;
-                const x5_sums *sums = block_sums;
-                switch ((P - p0 < 4 ? P - p0 : 4) * 8 + NV) {
-                    X5_TILE_CASE(1, 3) X5_TILE_CASE(2, 3) X5_TILE_CASE(3, 3) X5_TILE_CASE(4, 3)
-                    X5_TILE_CASE(1, 4) X5_TILE_CASE(2, 4) X5_TILE_CASE(3, 4) X5_TILE_CASE(4, 4)
-                default:
-                    break;
-                }
+            switch ((P - p0 < 4 ? P - p0 : 4) * 8 + NV) {
+                X5_TILE_CASE(1, 3) X5_TILE_CASE(2, 3) X5_TILE_CASE(3, 3) X5_TILE_CASE(4, 3)
+                X5_TILE_CASE(1, 4) X5_TILE_CASE(2, 4) X5_TILE_CASE(3, 4) X5_TILE_CASE(4, 4)
+            default:
+                break;
             }
         }
     }
