@@ -14,7 +14,9 @@
  *
  * exact in int32 arithmetic modulo 2^32, and acc itself fits int32 (the accumulator
  * check), so the wrapped sums give exactly acc. A receptive field of at most 64 bytes is
- * built in a register by masked loads (x5_patch_reg), longer ones are gathered in memory.
+ * built in a register by masked loads (x5_patch_reg), longer ones are gathered in memory
+ * (unfused, contiguous kernel rows: each kernel row's span of 8 pixels once, x5_span, also
+ * for fields in registers with kernel_h > 1).
  * Layers with at most 8 output channels put 2-8 pixels x their channels in a vector
  * instead (x5_few_*), gathering the receptive fields with VPERMB where the CPU has VBMI.
  * Depthwise keeps channels in the lanes (16 per register, VPDPWSSD; see the depthwise
@@ -46,7 +48,8 @@
 #define X5_PACK_BYTES 32768 /* packed weights of one chunk */
 #define X5_MAX_KPAD 2048    /* receptive field bytes per pixel */
 #define X5_MAX_CHUNK 256    /* output channels per chunk */
-#define X5_PIXELS 4         /* pixels per GEMM block */
+#define X5_PIXELS 8         /* pixels per GEMM block (x5_block_pixels) */
+#define X5_PATCH_BYTES (4 * X5_MAX_KPAD) /* the receptive fields of one block */
 
 /* The pooled average of a window count (x5_avg_init), vectorised. */
 typedef struct {
@@ -64,7 +67,7 @@ typedef struct {
     int32_t nvec;   /* 16-channel vectors in the prepared chunk */
     int8_t *wpack;  /* [kpad / 4][nvec][16][4] */
     int32_t *cst;   /* [nvec * 16]: the folded bias */
-    uint8_t *patch; /* [X5_PIXELS][kpad] */
+    uint8_t *patch; /* [x5_block_pixels][x5_patch_stride] */
     int32_t *w32;   /* depthwise: [taps][nvec * 16] weights as int16 in int32 lanes */
     int32_t *cst_fold; /* depthwise: [nvec * 16] bias - input_zp * sum(w) */
     int32_t group;     /* depthwise: pixels per vector (16 / C for C = 1, 2, 4, 8), else 1;
@@ -234,44 +237,68 @@ X5 static void x5_average(const int32_t *sums, int32_t count, int32_t cc,
 
 /* ---- GEMM: conv2d, pointwise, fully connected ---------------------------------------- */
 
+/* Packs the taps of `lanes` (<= 16) channels, k each, rows at base, as kq = ceil(k / 4)
+ * vectors [channel][4] (channels from lanes on, and taps from k on: 0), qstride bytes
+ * apart from dst; returns each channel's sum of taps. 64 taps at a time: 16 rows loaded
+ * whole, then a 16 x 16 transpose of their quads (shuffles, where VPGATHERDD took twice
+ * as long). */
+X5I __m512i x5_pack_channels(const int8_t *base, int32_t k, int32_t lanes, int8_t *dst, size_t qstride)
+{
+    const __m512i ones = _mm512_set1_epi8(1);
+    const int32_t kq = (k + 3) / 4;
+    __m512i sum = _mm512_setzero_si512();
+    for (int32_t j = 0; j < k; j += 64, dst += 16 * qstride) {
+        const __mmask64 bytes = k - j >= 64 ? ~(__mmask64)0 : (__mmask64)((UINT64_C(1) << (k - j)) - 1u);
+        __m512i r[16], t[16];
+        for (int l = 0; l < 16; l++) {
+            r[l] = l < lanes ? _mm512_maskz_loadu_epi8(bytes, base + (size_t)l * k + j) : _mm512_setzero_si512();
+        }
+        /* within each 128-bit lane: t[4g + q] holds quad 4L + q of channels 4g .. 4g + 3 */
+        for (int g = 0; g < 4; g++) {
+            const __m512i lo01 = _mm512_unpacklo_epi32(r[4 * g], r[4 * g + 1]);
+            const __m512i hi01 = _mm512_unpackhi_epi32(r[4 * g], r[4 * g + 1]);
+            const __m512i lo23 = _mm512_unpacklo_epi32(r[4 * g + 2], r[4 * g + 3]);
+            const __m512i hi23 = _mm512_unpackhi_epi32(r[4 * g + 2], r[4 * g + 3]);
+            t[4 * g] = _mm512_unpacklo_epi64(lo01, lo23);
+            t[4 * g + 1] = _mm512_unpackhi_epi64(lo01, lo23);
+            t[4 * g + 2] = _mm512_unpacklo_epi64(hi01, hi23);
+            t[4 * g + 3] = _mm512_unpackhi_epi64(hi01, hi23);
+        }
+        /* quad 4L + q of all 16 channels: 128-bit lane L of t[q], t[4 + q], t[8 + q], t[12 + q] */
+        for (int q = 0; q < 4; q++) {
+            const __m512i a = _mm512_shuffle_i32x4(t[q], t[4 + q], 0x44);
+            const __m512i b = _mm512_shuffle_i32x4(t[8 + q], t[12 + q], 0x44);
+            const __m512i c = _mm512_shuffle_i32x4(t[q], t[4 + q], 0xEE);
+            const __m512i d = _mm512_shuffle_i32x4(t[8 + q], t[12 + q], 0xEE);
+            const __m512i quads[4] = {_mm512_shuffle_i32x4(a, b, 0x88), _mm512_shuffle_i32x4(a, b, 0xDD),
+                                      _mm512_shuffle_i32x4(c, d, 0x88), _mm512_shuffle_i32x4(c, d, 0xDD)};
+            for (int L = 0; L < 4; L++) {
+                const int32_t i = j / 4 + 4 * L + q;
+                if (i < kq) {
+                    _mm512_store_si512(dst + (size_t)(4 * L + q) * qstride, quads[L]);
+                    sum = _mm512_dpbusd_epi32(sum, ones, quads[L]);
+                }
+            }
+        }
+    }
+    return sum;
+}
+
 X5 static int32_t x5_gemm_prepare(ps_conv_exec *ex, int32_t oc0)
 {
     const ps_conv_op *op = ex->op;
     x5_state *st = (x5_state *)ex->state;
-    const int32_t k = st->k, full = k / 4;
+    const int32_t k = st->k;
     const int32_t cc = op->out_c - oc0 < st->cc_max ? op->out_c - oc0 : st->cc_max;
     const int32_t nvec = (cc + 15) / 16;
     const size_t qstride = (size_t)nvec * 64;
-    /* lane l of a vector reads channel row l: byte offset l * k */
-    const __m512i rows = _mm512_mullo_epi32(
-        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(k));
-    const __m512i ones = _mm512_set1_epi8(1);
     const __m512i fold = _mm512_set1_epi32(128 + op->quant->input_zp);
     st->nvec = nvec;
     for (int32_t v = 0; v < nvec; v++) {
         const int32_t lanes = cc - v * 16 < 16 ? cc - v * 16 : 16;
         const __mmask16 m = x5_lanes(lanes);
         const int8_t *base = op->filter + (size_t)(oc0 + v * 16) * k;
-        int8_t *dst = st->wpack + (size_t)v * 64;
-        __m512i sum = _mm512_setzero_si512();
-        for (int32_t i = 0; i < full; i++, dst += qstride) {
-            /* 16 channels' taps 4i .. 4i+3: [channel][4] int8, and their sums */
-            __m512i wq = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, rows, base + 4 * i, 1);
-            _mm512_store_si512(dst, wq);
-            sum = _mm512_dpbusd_epi32(sum, ones, wq);
-        }
-        if (full * 4 < k) { /* the last, partial quad (never read past the filter) */
-            int8_t tail[64] __attribute__((aligned(64)));
-            memset(tail, 0, sizeof tail);
-            for (int32_t l = 0; l < lanes; l++) {
-                for (int32_t j = 4 * full; j < k; j++) {
-                    tail[l * 4 + (j - 4 * full)] = base[(size_t)l * k + j];
-                }
-            }
-            __m512i wq = _mm512_load_si512(tail);
-            _mm512_store_si512(dst, wq);
-            sum = _mm512_dpbusd_epi32(sum, ones, wq);
-        }
+        const __m512i sum = x5_pack_channels(base, k, lanes, st->wpack + (size_t)v * 64, qstride);
         __m512i bias = op->bias != NULL ? _mm512_maskz_loadu_epi32(m, op->bias + oc0 + v * 16)
                                         : _mm512_setzero_si512();
         /* bias - (128 + zp) * sum(w), modulo 2^32 (see the top of this file) */
@@ -465,6 +492,80 @@ X5I __m512i x5_patch_reg(const ps_conv_op *op, const x5_rowctx *rc, int32_t ox)
     return _mm512_xor_si512(x5_patch_into(op, rc, ox, fill, 0), _mm512_set1_epi8((char)0x80));
 }
 
+/* The GEMM's receptive fields in st->patch: a field of at most 64 bytes is built in a
+ * register (x5_patch_reg) and stored whole, 64-byte aligned (a load contained in one
+ * earlier full store is forwarded from it; masked stores are not); longer ones are
+ * gathered there kpad bytes apart. */
+X5I size_t x5_patch_stride(const x5_state *st)
+{
+    return st->kpad <= 64 ? 64 : (size_t)st->kpad;
+}
+
+/* Where a block's receptive fields are: pixel p's quads 0 .. quads - 1 of kernel-row
+ * segment r at base + r * row + p * pixel (one segment of kpad / 4 quads for whole
+ * fields in st->patch; kernel_h segments for x5_span's rows). */
+typedef struct {
+    const uint8_t *base;
+    size_t pixel, row;
+    int32_t rows, quads;
+} x5_fields;
+
+/* Whole fields in st->patch, x5_patch_stride apart */
+X5I x5_fields x5_patch_fields(const x5_state *st)
+{
+    x5_fields f = {st->patch, x5_patch_stride(st), 0, 1, st->kpad / 4};
+    return f;
+}
+
+/* Bytes per kernel row of x5_span for X5_PIXELS pixels: the input columns they cover,
+ * 4 more (a quad may reach past the last pixel's kernel row, to 0 weights), rounded up
+ * to 64. */
+X5I size_t x5_span_row_bytes(const ps_conv_op *op)
+{
+    const size_t cols = (size_t)(X5_PIXELS - 1) * op->stride_w + op->kernel_w;
+    return (cols * op->in_c + 4 + 63) / 64 * 64;
+}
+
+/* x5_span applies: contiguous kernel rows whose quads do not straddle two of them, and
+ * 8 pixels' spans fit the patch buffer. */
+X5I int x5_span_applies(const ps_conv_op *op)
+{
+    return op->dilation_w == 1 && (op->kernel_h == 1 || op->kernel_w * op->in_c % 4 == 0) &&
+           (size_t)op->kernel_h * x5_span_row_bytes(op) <= X5_PATCH_BYTES;
+}
+
+/* The receptive fields of conv pixels (n, oy, ox .. ox + P - 1) without copying them one
+ * by one: for each kernel row, the span of input columns the P pixels cover, as u8
+ * (padding taps as input_zp + 128), each input byte once (where x5_gather copies it
+ * for every pixel whose field has it). Pixel p's kernel row starts p * stride_w * C
+ * bytes into its span. */
+X5I x5_fields x5_span(const ps_conv_op *op, const x5_state *st, int32_t n, int32_t oy, int32_t ox, int P)
+{
+    const int32_t c = op->in_c;
+    const int8_t *image = op->input + (size_t)n * op->in_h * op->in_w * c;
+    const uint8_t pad = (uint8_t)(op->quant->input_zp + 128);
+    const size_t rstride = x5_span_row_bytes(op);
+    const int32_t ix0 = ox * op->stride_w - op->pad_left;
+    const int32_t cols = (P - 1) * op->stride_w + op->kernel_w;
+    /* columns [0, left) and [right, cols) are padding */
+    const int32_t left = ix0 >= 0 ? 0 : (-ix0 < cols ? -ix0 : cols);
+    const int32_t right = op->in_w - ix0 < left ? left : (op->in_w - ix0 < cols ? op->in_w - ix0 : cols);
+    for (int32_t ky = 0; ky < op->kernel_h; ky++) {
+        uint8_t *d = st->patch + (size_t)ky * rstride;
+        const int32_t iy = oy * op->stride_h - op->pad_top + ky * op->dilation_h;
+        if (iy < 0 || iy >= op->in_h) {
+            x5_fill_u8(d, pad, cols * c);
+        } else {
+            x5_fill_u8(d, pad, left * c);
+            x5_copy_u8(d + (size_t)left * c, image + ((size_t)iy * op->in_w + ix0 + left) * c, (right - left) * c);
+            x5_fill_u8(d + (size_t)right * c, pad, (cols - right) * c);
+        }
+        memset(d + (size_t)cols * c, 0, 4);
+    }
+    x5_fields f = {st->patch, (size_t)op->stride_w * c, rstride, op->kernel_h, (op->kernel_w * c + 3) / 4};
+    return f;
+}
+
 /* Where a block of the fused window puts its pixels' sums: first block (store, else
  * add), and after the last block (avg != NULL) the averages to out. */
 typedef struct {
@@ -474,44 +575,53 @@ typedef struct {
     int8_t *out;
 } x5_sums;
 
-/* P pixels x NV vectors of 16 channels: dot products, requantization, int8 stores. */
-/* dsts[p]: pixel p's output (channel oc0 of the chunk); or, with sums != NULL (dsts
- * unused), the P pixels' results are added to the chunk's channel sums instead. */
+/* One pixel's VPDPBUSDs: its quad i (broadcast from memory: a load-port uop, where
+ * VPERMD from a register would take the shuffle port that VPDPBUSD also uses) times the
+ * NV weight vectors, into accumulators a<p>0 .. a<p>3. */
+#define X5_DOTS(p)                                                                            \
+    if (P > (p)) {                                                                            \
+        int32_t quad;                                                                         \
+        memcpy(&quad, patch + (size_t)(p) * f->pixel + 4 * (size_t)i, 4);                     \
+        const __m512i x = _mm512_set1_epi32(quad);                                            \
+        a##p##0 = _mm512_dpbusd_epi32(a##p##0, x, w0);                                        \
+        if (NV > 1) a##p##1 = _mm512_dpbusd_epi32(a##p##1, x, w1);                            \
+        if (NV > 2) a##p##2 = _mm512_dpbusd_epi32(a##p##2, x, w2);                            \
+        if (NV > 3) a##p##3 = _mm512_dpbusd_epi32(a##p##3, x, w3);                            \
+    }
+#define X5_ACCS(p) __m512i a##p##0 = c0, a##p##1 = c1, a##p##2 = c2, a##p##3 = c3
+
+/* P pixels x NV vectors of 16 channels (P * NV <= 16 accumulators): dot products,
+ * requantization, int8 stores. */
+/* The P receptive fields are u8 at f (x5_fields). dsts[p]: pixel p's
+ * output (channel oc0 of the chunk); or, with sums != NULL (dsts unused), the P
+ * pixels' results are added to the chunk's channel sums instead. */
 X5I void x5_tile(const ps_conv_op *op, const x5_state *st, int32_t vb, int32_t lanes,
-                 int32_t oc_global, const uint8_t *patch, const __m512i *preg, int8_t *const *dsts,
-                 const x5_sums *sums, const int P, const int NV, const int REG)
+                 int32_t oc_global, const x5_fields *f, int8_t *const *dsts,
+                 const x5_sums *sums, const int P, const int NV)
 {
     const ps_quant_params *q = op->quant;
-    const int32_t kq = st->kpad / 4;
     const size_t qstride = (size_t)st->nvec * 64;
     const int8_t *w = st->wpack + (size_t)vb * 64;
-    __m512i acc[X5_PIXELS][4];
-    for (int v = 0; v < NV; v++) {
-        __m512i c = _mm512_loadu_si512(st->cst + (vb + v) * 16);
-        for (int p = 0; p < P; p++) {
-            acc[p][v] = c;
+    /* Named accumulators, not an array: GCC 12 at -O3 copied (and spilled) an array's
+     * accumulators on every iteration of the loop. */
+    const __m512i c0 = _mm512_loadu_si512(st->cst + vb * 16);
+    const __m512i c1 = NV > 1 ? _mm512_loadu_si512(st->cst + (vb + 1) * 16) : c0;
+    const __m512i c2 = NV > 2 ? _mm512_loadu_si512(st->cst + (vb + 2) * 16) : c0;
+    const __m512i c3 = NV > 3 ? _mm512_loadu_si512(st->cst + (vb + 3) * 16) : c0;
+    X5_ACCS(0); X5_ACCS(1); X5_ACCS(2); X5_ACCS(3); X5_ACCS(4); X5_ACCS(5); X5_ACCS(6); X5_ACCS(7);
+    for (int32_t r = 0; r < f->rows; r++) {
+        const uint8_t *patch = f->base + (size_t)r * f->row;
+        for (int32_t i = 0; i < f->quads; i++, w += qstride) {
+            const __m512i w0 = _mm512_load_si512(w);
+            const __m512i w1 = NV > 1 ? _mm512_load_si512(w + 64) : w0;
+            const __m512i w2 = NV > 2 ? _mm512_load_si512(w + 128) : w0;
+            const __m512i w3 = NV > 3 ? _mm512_load_si512(w + 192) : w0;
+            X5_DOTS(0) X5_DOTS(1) X5_DOTS(2) X5_DOTS(3) X5_DOTS(4) X5_DOTS(5) X5_DOTS(6) X5_DOTS(7)
         }
     }
-    for (int32_t i = 0; i < kq; i++, w += qstride) {
-        __m512i wv[4];
-        for (int v = 0; v < NV; v++) {
-            wv[v] = _mm512_load_si512(w + v * 64);
-        }
-        const __m512i qi = _mm512_set1_epi32(i);
-        for (int p = 0; p < P; p++) {
-            __m512i xb;
-            if (REG) { /* the receptive field is in a register: broadcast its quad i */
-                xb = _mm512_permutexvar_epi32(qi, preg[p]);
-            } else {
-                int32_t quad;
-                memcpy(&quad, patch + (size_t)p * st->kpad + 4 * i, 4);
-                xb = _mm512_set1_epi32(quad);
-            }
-            for (int v = 0; v < NV; v++) {
-                acc[p][v] = _mm512_dpbusd_epi32(acc[p][v], xb, wv[v]);
-            }
-        }
-    }
+    const __m512i acc[X5_PIXELS][4] = {
+        {a00, a01, a02, a03}, {a10, a11, a12, a13}, {a20, a21, a22, a23}, {a30, a31, a32, a33},
+        {a40, a41, a42, a43}, {a50, a51, a52, a53}, {a60, a61, a62, a63}, {a70, a71, a72, a73}};
     for (int v = 0; v < NV; v++) {
         __mmask16 m = x5_lanes(lanes - v * 16);
         x5_rq r = x5_rq_load(q, oc_global + v * 16, m);
@@ -542,15 +652,19 @@ X5I void x5_tile(const ps_conv_op *op, const x5_state *st, int32_t vb, int32_t l
 
 #define X5_TILE_CASE(P, NV)                                                                   \
     case (P)*8 + (NV):                                                                        \
-        x5_tile(op, st, vb, lanes, oc_global, st->patch, NULL, dsts, sums, P, NV, 0);         \
-        break;                                                                                \
-    case 64 + (P)*8 + (NV):                                                                   \
-        x5_tile(op, st, vb, lanes, oc_global, NULL, preg, dsts, sums, P, NV, 1);              \
+        x5_tile(op, st, vb, lanes, oc_global, f, d, s, P, NV);                                \
         break;
 
-/* P (<= 4) gathered pixels (in st->patch, or with preg != NULL in registers) through
- * every vector of the chunk */
-X5I void x5_gemm_block(const ps_conv_exec *ex, int P, const __m512i *preg, int8_t *const *dsts,
+/* Pixels per block: 8, or 4 where 8 receptive fields would not fit X5_PATCH_BYTES. */
+X5I int x5_block_pixels(const x5_state *st)
+{
+    return x5_patch_stride(st) * X5_PIXELS <= X5_PATCH_BYTES ? X5_PIXELS : 4;
+}
+
+/* P (<= x5_block_pixels) gathered pixels (fields) through every vector of the chunk: up
+ * to 8 pixels x 2 vectors or 4 pixels x 4 vectors at a time (at least 8 independent
+ * VPDPBUSD chains, to cover its latency). */
+X5I void x5_gemm_block(const ps_conv_exec *ex, int P, const x5_fields *fields, int8_t *const *dsts,
                        const x5_sums *sums)
 {
     const ps_conv_op *op = ex->op;
@@ -560,13 +674,39 @@ X5I void x5_gemm_block(const ps_conv_exec *ex, int P, const __m512i *preg, int8_
         const int NV = st->nvec - vb < 4 ? (int)(st->nvec - vb) : 4;
         const int32_t lanes = cc - vb * 16;
         const int32_t oc_global = ex->oc0 + vb * 16;
-        switch ((preg != NULL ? 64 : 0) + P * 8 + NV) {
-            X5_TILE_CASE(1, 1) X5_TILE_CASE(1, 2) X5_TILE_CASE(1, 3) X5_TILE_CASE(1, 4)
-            X5_TILE_CASE(2, 1) X5_TILE_CASE(2, 2) X5_TILE_CASE(2, 3) X5_TILE_CASE(2, 4)
-            X5_TILE_CASE(3, 1) X5_TILE_CASE(3, 2) X5_TILE_CASE(3, 3) X5_TILE_CASE(3, 4)
-            X5_TILE_CASE(4, 1) X5_TILE_CASE(4, 2) X5_TILE_CASE(4, 3) X5_TILE_CASE(4, 4)
-        default:
-            break;
+        if (NV <= 2) {
+            const x5_fields *f = fields;
+            int8_t *const *d = dsts;
+            const x5_sums *s = sums;
+            switch (P * 8 + NV) {
+                X5_TILE_CASE(1, 1) X5_TILE_CASE(2, 1) X5_TILE_CASE(3, 1) X5_TILE_CASE(4, 1)
+                X5_TILE_CASE(5, 1) X5_TILE_CASE(6, 1) X5_TILE_CASE(7, 1) X5_TILE_CASE(8, 1)
+                X5_TILE_CASE(1, 2) X5_TILE_CASE(2, 2) X5_TILE_CASE(3, 2) X5_TILE_CASE(4, 2)
+                X5_TILE_CASE(5, 2) X5_TILE_CASE(6, 2) X5_TILE_CASE(7, 2) X5_TILE_CASE(8, 2)
+            default:
+                break;
+            }
+            continue;
+        }
+        for (int p0 = 0; p0 < P; p0 += 4) { /* 3-4 vectors: 4 pixels at a time */
+            x5_fields part = *fields;
+            part.base += (size_t)p0 * fields->pixel;
+            const x5_fields *f = &part;
+            int8_t *const *d = dsts != NULL ? dsts + p0 : NULL;
+            x5_sums part_sums;
+            const x5_sums *s = sums;
+            if (sums != NULL) { /* only the block's first part starts the sums, its last ends them */
+                part_sums = *sums;
+                part_sums.first = sums->first && p0 == 0;
+                part_sums.avg = p0 + 4 >= P ? sums->avg : NULL;
+                s = &part_sums;
+            }
+            switch ((P - p0 < 4 ? P - p0 : 4) * 8 + NV) {
+                X5_TILE_CASE(1, 3) X5_TILE_CASE(2, 3) X5_TILE_CASE(3, 3) X5_TILE_CASE(4, 3)
+                X5_TILE_CASE(1, 4) X5_TILE_CASE(2, 4) X5_TILE_CASE(3, 4) X5_TILE_CASE(4, 4)
+            default:
+                break;
+            }
         }
     }
 }
@@ -575,25 +715,31 @@ X5 static void x5_gemm_row(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_
                            int32_t ox1, int8_t *dst, int32_t dst_stride)
 {
     const x5_state *st = (const x5_state *)ex->state;
-    const int in_register = st->kpad <= 64;
+    /* spans pay for fields in registers too, but for 1xN kernels (one load per pixel) */
+    const int span = x5_span_applies(ex->op) && (st->kpad > 64 || ex->op->kernel_h > 1);
+    const int in_register = st->kpad <= 64 && !span;
     x5_rowctx rc;
     rc.pointwise = rc.contiguous = rc.rows = rc.iy0 = 0; /* set by x5_rowctx_init before use */
     if (in_register) {
         x5_rowctx_init(&rc, ex->op, n, oy);
     }
-    for (int32_t ox = ox0; ox < ox1; ox += X5_PIXELS) {
-        const int P = ox1 - ox < X5_PIXELS ? (int)(ox1 - ox) : X5_PIXELS;
+    const int block = span ? X5_PIXELS : x5_block_pixels(st);
+    for (int32_t ox = ox0; ox < ox1; ox += block) {
+        const int P = ox1 - ox < block ? (int)(ox1 - ox) : block;
         int8_t *dsts[X5_PIXELS];
-        __m512i preg[X5_PIXELS];
+        x5_fields f = x5_patch_fields(st);
+        if (span) {
+            f = x5_span(ex->op, st, n, oy, ox, P);
+        }
         for (int p = 0; p < P; p++) {
             if (in_register) {
-                preg[p] = x5_patch_reg(ex->op, &rc, ox + p);
-            } else {
+                _mm512_store_si512(st->patch + (size_t)p * 64, x5_patch_reg(ex->op, &rc, ox + p));
+            } else if (!span) {
                 x5_gather(ex->op, st, n, oy, ox + p, st->patch + (size_t)p * st->kpad);
             }
             dsts[p] = dst + (size_t)(ox - ox0 + p) * dst_stride;
         }
-        x5_gemm_block(ex, P, in_register ? preg : NULL, dsts, NULL);
+        x5_gemm_block(ex, P, &f, dsts, NULL);
     }
 }
 
@@ -707,6 +853,7 @@ X5 static void x5_gemm_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0,
     const int32_t cc = ex->oc1 - ex->oc0;
     const int in_register = st->kpad <= 64;
     const int keep = in_register && y1 - y0 <= X5_WINDOW_ROWS;
+    const int block = x5_block_pixels(st);
     (void)tile; /* the window's pixels are summed in registers, never stored */
     x5_rowctx rcs[X5_WINDOW_ROWS];
     rcs[0].pointwise = rcs[0].contiguous = rcs[0].rows = rcs[0].iy0 = 0;
@@ -726,12 +873,11 @@ X5 static void x5_gemm_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0,
         if (in_register && !keep) {
             x5_rowctx_init(&rcs[0], op, n, y0);
         }
-        for (int32_t i = 0; i < pixels; i += X5_PIXELS) {
-            const int P = pixels - i < X5_PIXELS ? (int)(pixels - i) : X5_PIXELS;
-            __m512i preg[X5_PIXELS];
+        for (int32_t i = 0; i < pixels; i += block) {
+            const int P = pixels - i < block ? (int)(pixels - i) : block;
             for (int p = 0; p < P; p++) {
                 if (in_register) {
-                    preg[p] = x5_patch_reg(op, rc, x);
+                    _mm512_store_si512(st->patch + (size_t)p * 64, x5_patch_reg(op, rc, x));
                 } else {
                     x5_gather(op, st, n, y, x, st->patch + (size_t)p * st->kpad);
                 }
@@ -748,7 +894,8 @@ X5 static void x5_gemm_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0,
             }
             const int last = i + P >= pixels;
             x5_sums to = {sums, i == 0, last && st->avg_ok ? &st->avg : NULL, out};
-            x5_gemm_block(ex, P, in_register ? preg : NULL, NULL, &to);
+            const x5_fields f = x5_patch_fields(st);
+            x5_gemm_block(ex, P, &f, NULL, &to);
         }
         if (!st->avg_ok) {
             ps_pool_average_run(sums, pixels, cc, pool, out);
@@ -1777,7 +1924,7 @@ X5 void ps_conv_run_avx512(const ps_conv_op *op, const ps_conv_job *job)
         ps_conv_drive(&ex, job);
         return;
     }
-    uint8_t patch[X5_PIXELS * X5_MAX_KPAD] __attribute__((aligned(64)));
+    uint8_t patch[X5_PATCH_BYTES] __attribute__((aligned(64)));
     st.k = op->kernel_h * op->kernel_w * op->in_c;
     st.kpad = (st.k + 3) / 4 * 4;
     if (st.kpad > X5_MAX_KPAD) {

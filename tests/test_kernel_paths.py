@@ -10,7 +10,9 @@ against `pyshrink.reference`:
   register) and longer ones (gathered in memory); contiguous and dilated kernel rows;
   windows with padding; channel counts around the 8/16-lane vectors; output channels in
   several chunks (packed weights larger than the stack buffer) and the fall-back past it;
-  pixel counts that leave partial blocks of 4;
+  pixel counts that leave partial blocks (of 8 pixels, split in 4s above 2 vectors of
+  channels; of 4 past 1024 bytes of receptive field); avx512's spans (a block's kernel
+  rows gathered once, where quads do not straddle two of them) and their padding;
 - depthwise: 1, 2, 4, 8 channels with stride 1 (several pixels per vector), depth
   multipliers > 1, interior and border pixels, stride 2, dilation, big kernels; 3x3
   undilated with multiplier 1 (avx512's column quads: a hypothesis test over its geometry,
@@ -178,6 +180,16 @@ GEMM_CASES = [
     ("conv3x3_c16_dilated_memory", "conv2d", (1, 10, 9, 16), (8, 3, 3, 16), dict(dilation=(2, 3), padding="same")),
     ("conv5x5_c8_s3", "conv2d", (1, 11, 12, 8), (15, 5, 5, 8), dict(stride=3, padding="same")),
     ("conv1x1_c64_as_conv2d", "conv2d", (1, 3, 5, 64), (65, 1, 1, 64), {}),
+    ("conv3x3_c6_o40_blocks_of_8", "conv2d", (2, 5, 21, 6), (40, 3, 3, 6), dict(padding="same")),
+    ("pw_c72_o24_memory_blocks_of_8", "pointwise_conv2d", (1, 3, 19, 72), (24, 72), {}),
+    ("conv3x3_c114_o48_blocks_of_4", "conv2d", (1, 3, 7, 114), (48, 3, 3, 114), dict(padding="same")),
+    # avx512's spans (a block's kernel rows gathered once): dilated rows, padding past both
+    # sides of the image and whole spans of it, quads reaching past a 1xN kernel row
+    ("conv3x3_c20_span_dilated_rows", "conv2d", (1, 11, 14, 20), (24, 3, 3, 20),
+     dict(dilation=(2, 1), stride=(1, 2), padding="same")),
+    ("conv3x3_c8_span_pad_beyond", "conv2d", (2, 4, 2, 8), (20, 3, 3, 8), dict(padding=(3, 2, 4, 3))),
+    ("conv1x3_c24_span_all_padding", "conv2d", (1, 2, 1, 24), (9, 1, 3, 24), dict(padding=(0, 0, 5, 5))),
+    ("conv1x5_c13_span_straddle", "conv2d", (1, 3, 17, 13), (10, 1, 5, 13), dict(padding="same")),
     ("conv3x3_c120_chunks", "conv2d", (1, 4, 5, 120), (100, 3, 3, 120), dict(padding="same")),
     ("conv3x3_c256_fallback", "conv2d", (1, 3, 4, 256), (5, 3, 3, 256), dict(padding="same")),
     ("pw_c8_c16", "pointwise_conv2d", (1, 5, 7, 8), (16, 8), {}),
@@ -283,6 +295,7 @@ FUSED_CASES = [
     ("few_o7_ring", "conv2d_avgpool", (1, 9, 10, 4), (7, 3, 3, 4), dict(padding="same"),
      dict(pool=3, pool_stride=1, pool_padding="same")),
     ("conv_3x3_window_9px", "conv2d_avgpool", (1, 11, 11, 4), (20, 3, 3, 4), {}, dict(pool=3)),
+    ("conv_o40_3x3_window_split", "conv2d_avgpool", (2, 11, 11, 4), (40, 3, 3, 4), {}, dict(pool=3)),
     ("conv_memory_patch_2x2", "conv2d_avgpool", (1, 8, 9, 16), (24, 3, 3, 16), dict(padding="same"), dict(pool=2)),
     ("conv_chunks_2x2", "conv2d_avgpool", (1, 4, 6, 120), (100, 3, 3, 120), dict(padding="same"), dict(pool=2)),
     ("conv_ring_3x3_s1", "conv2d_avgpool", (1, 9, 8, 3), (10, 3, 3, 3), dict(padding="same"),
