@@ -214,7 +214,7 @@ ps_status ps_check_accumulator_path(ps_kernel_path path, const int8_t *filter, i
 {
     /* |x - input_zp| over all int8 x */
     int64_t max_x = 127 - input_zp > input_zp + 128 ? 127 - input_zp : input_zp + 128;
-    const int64_t worst = max_x * 128 * (int64_t)taps; /* max_x * sum |w| for any weights */
+    const int64_t worst = ps_smul64(max_x * 128, taps); /* max_x * sum |w| for any weights */
     const int simd = (path == PS_PATH_AVX512 || path == PS_PATH_AVX2) && taps < PS_ACC_TAPS;
     if (tap_step == 1) { /* conv2d / pointwise: each channel's taps are contiguous */
         for (int32_t oc = 0; oc < channels; oc++) {
