@@ -199,15 +199,19 @@ struct x5_rqb {
 
 X5I int x5_rqb_mode(const ps_quant_params *q, const int32_t *shift, int32_t n)
 {
-    int32_t lo = 30, hi = -31;
-    for (int32_t i = 0; i < n; i++) {
-        lo = shift[i] < lo ? shift[i] : lo;
-        hi = shift[i] > hi ? shift[i] : hi;
+    const __m512i zero = _mm512_setzero_si512();
+    __mmask16 neg = 0, pos = 0, nonneg = 0;
+    for (int32_t i = 0; i < n; i += 16) {
+        const __mmask16 m = x5_lanes(n - i);
+        const __m512i v = _mm512_maskz_loadu_epi32(m, shift + i);
+        neg |= _mm512_mask_cmplt_epi32_mask(m, v, zero);
+        pos |= _mm512_mask_cmpgt_epi32_mask(m, v, zero);
+        nonneg |= _mm512_mask_cmpge_epi32_mask(m, v, zero);
     }
     if (q->requant == PS_REQUANT_SINGLE) {
-        return hi < 0 ? X5R_HIGH : 0;
+        return nonneg ? 0 : X5R_HIGH;
     }
-    return (lo < 0 ? X5R_NEG : 0) | (hi > 0 ? X5R_LEFT : 0) | (hi < 0 ? X5R_HIGH : 0);
+    return (neg ? X5R_NEG : 0) | (pos ? X5R_LEFT : 0) | (nonneg ? 0 : X5R_HIGH);
 }
 
 /* The block of 16 lanes' multipliers and shifts (lanes of no channel: anything valid, e.g. 0),
@@ -785,7 +789,7 @@ X5 static void x5_ring_window(const int8_t *ring, size_t row_bytes, int32_t pool
 #define X5_GEMV_PIXELS 4
 
 X5I void x5_gemv_chunk(const ps_conv_op *op, const uint8_t *xs, int32_t xstride, int32_t c0,
-                       int8_t *output, int mode, const int P)
+                       int8_t *output, const int P)
 {
     const int32_t k = op->in_c, lanes = op->out_c - c0 < 16 ? op->out_c - c0 : 16;
     const int32_t chunks = (k + 63) / 64;
@@ -818,12 +822,18 @@ X5I void x5_gemv_chunk(const ps_conv_op *op, const uint8_t *xs, int32_t xstride,
     const ps_quant_params *q = op->quant;
     const __m512i zp = _mm512_set1_epi32(q->output_zp);
     const __m512i lo = _mm512_set1_epi32(q->act_min), hi = _mm512_set1_epi32(q->act_max);
+    const int mode = x5_rqb_mode(q, q->shift + c0, lanes);
     x5_rqb b;
     x5_rqb_init(&b, q, _mm512_maskz_loadu_epi32(m, q->multiplier + c0), _mm512_maskz_loadu_epi32(m, q->shift + c0),
                 mode);
     for (int p = 0; p < P; p++) {
         const __m512i acc = _mm512_add_epi32(cst, _mm512_maskz_load_epi32(m, tot[p]));
-        const __m512i y = _mm512_min_epi32(_mm512_max_epi32(x5_rqb_apply(acc, &b, mode, zp), lo), hi);
+        /* the usual modes (fully connected: single rounding; else double), every shift < 0,
+         * compiled apart */
+        __m512i y = mode == X5R_HIGH ? x5_rqb_apply(acc, &b, X5R_HIGH, zp)
+                    : mode == (X5R_NEG | X5R_HIGH) ? x5_rqb_apply(acc, &b, X5R_NEG | X5R_HIGH, zp)
+                    : x5_rqb_apply(acc, &b, mode, zp);
+        y = _mm512_min_epi32(_mm512_max_epi32(y, lo), hi);
         _mm512_mask_cvtepi32_storeu_epi8(output + (size_t)p * op->out_c + c0, m, y);
     }
 }
@@ -836,13 +846,12 @@ X5 static void x5_gemv(const ps_conv_op *op, int32_t pixels, uint8_t *xs, int8_t
         x5_copy_u8(xs + (size_t)p * xstride, op->input + (size_t)p * k, k);
         x5_fill_u8(xs + (size_t)p * xstride + k, 0, xstride - k);
     }
-    const int mode = x5_rqb_mode(op->quant, op->quant->shift, op->out_c);
     for (int32_t c0 = 0; c0 < op->out_c; c0 += 16) {
         switch (pixels) {
-        case 1: x5_gemv_chunk(op, xs, xstride, c0, output, mode, 1); break;
-        case 2: x5_gemv_chunk(op, xs, xstride, c0, output, mode, 2); break;
-        case 3: x5_gemv_chunk(op, xs, xstride, c0, output, mode, 3); break;
-        default: x5_gemv_chunk(op, xs, xstride, c0, output, mode, 4); break;
+        case 1: x5_gemv_chunk(op, xs, xstride, c0, output, 1); break;
+        case 2: x5_gemv_chunk(op, xs, xstride, c0, output, 2); break;
+        case 3: x5_gemv_chunk(op, xs, xstride, c0, output, 3); break;
+        default: x5_gemv_chunk(op, xs, xstride, c0, output, 4); break;
         }
     }
 }
@@ -989,9 +998,9 @@ X5I x5_frq x5_frq_load(const ps_quant_params *q, const x5_state *st)
     return f;
 }
 
-X5I __m512i x5_few_requant(__m512i acc, const x5_frq *f)
+X5I __m512i x5_few_requant(__m512i acc, const x5_frq *f, const int mode)
 {
-    return _mm512_min_epi32(_mm512_max_epi32(x5_rqb_apply(acc, &f->b, f->mode, f->zp), f->lo), f->hi);
+    return _mm512_min_epi32(_mm512_max_epi32(x5_rqb_apply(acc, &f->b, mode, f->zp), f->lo), f->hi);
 }
 
 #define X5_FEW_VECTORS 4 /* vectors (groups of g pixels) per block */
@@ -1043,8 +1052,14 @@ X5I void x5_few_block(const ps_conv_op *op, const x5_state *st, const x5_few_pix
                 acc[b], _mm512_permutex2var_epi32(regs[2 * b], idx, regs[2 * b + 1]), wv);
         }
     }
-    for (int b = 0; b < NB; b++) {
-        y[b] = x5_few_requant(acc[b], r);
+    if (r->mode == (X5R_NEG | X5R_HIGH)) { /* the usual mode compiled apart */
+        for (int b = 0; b < NB; b++) {
+            y[b] = x5_few_requant(acc[b], r, X5R_NEG | X5R_HIGH);
+        }
+    } else {
+        for (int b = 0; b < NB; b++) {
+            y[b] = x5_few_requant(acc[b], r, r->mode);
+        }
     }
 }
 
