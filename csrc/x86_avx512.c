@@ -196,22 +196,29 @@ struct x5_rqb {
 #define X5R_LEFT 2 /* double, some shift > 0: acc << left first */
 #define X5R_HIGH 4 /* every shift < 0: every right shift >= 32, so the results are the
                       sums' high halves, shifted as one int32 vector */
+#define X5R_ZP 8   /* every shift >= -24: output_zp * 2^sh is in the added constant. The
+                      sums stay within int64: -2^62 + 2^31 <= x m <= (2^31 - 1)^2,
+                      -2^62 <= zp 2^sh <= 2^62 - 2^55 (sh <= 55), the rest below 2^55 */
+/* the usual mode of a TFLite conv: double rounding, every shift in [-24, -1] */
+#define X5R_USUAL (X5R_NEG | X5R_HIGH | X5R_ZP)
 
 X5I int x5_rqb_mode(const ps_quant_params *q, const int32_t *shift, int32_t n)
 {
     const __m512i zero = _mm512_setzero_si512();
-    __mmask16 neg = 0, pos = 0, nonneg = 0;
+    __mmask16 neg = 0, pos = 0, nonneg = 0, far = 0;
     for (int32_t i = 0; i < n; i += 16) {
         const __mmask16 m = x5_lanes(n - i);
         const __m512i v = _mm512_maskz_loadu_epi32(m, shift + i);
         neg |= _mm512_mask_cmplt_epi32_mask(m, v, zero);
         pos |= _mm512_mask_cmpgt_epi32_mask(m, v, zero);
         nonneg |= _mm512_mask_cmpge_epi32_mask(m, v, zero);
+        far |= _mm512_mask_cmplt_epi32_mask(m, v, _mm512_set1_epi32(-24));
     }
+    const int zp = far ? 0 : X5R_ZP;
     if (q->requant == PS_REQUANT_SINGLE) {
-        return nonneg ? 0 : X5R_HIGH;
+        return zp | (nonneg ? 0 : X5R_HIGH);
     }
-    return (neg ? X5R_NEG : 0) | (pos ? X5R_LEFT : 0) | (nonneg ? 0 : X5R_HIGH);
+    return zp | (neg ? X5R_NEG : 0) | (pos ? X5R_LEFT : 0) | (nonneg ? 0 : X5R_HIGH);
 }
 
 /* The block of 16 lanes' multipliers and shifts (lanes of no channel: anything valid, e.g. 0),
@@ -237,6 +244,9 @@ X5I void x5_rqb_init(x5_rqb *b, const ps_quant_params *q, __m512i mult, __m512i 
             b->add[h] = _mm512_add_epi64(_mm512_maskz_mov_epi64(b->neg[h], half),
                                          _mm512_set1_epi64(INT64_C(1) << 30));
         }
+        if (mode & X5R_ZP) { /* floor((p + zp 2^sh) / 2^sh) = floor(p / 2^sh) + zp */
+            b->add[h] = _mm512_add_epi64(b->add[h], _mm512_sllv_epi64(_mm512_set1_epi64(q->output_zp), sh));
+        }
     }
     if (mode & X5R_HIGH) {
         b->sh[0] = _mm512_sub_epi32(sh32, _mm512_set1_epi32(32));
@@ -244,7 +254,7 @@ X5I void x5_rqb_init(x5_rqb *b, const ps_quant_params *q, __m512i mult, __m512i 
 }
 
 /* Requantization of 16 accumulators with a block (x5_rqb_init) + output_zp, wrapping as
- * TFLite's int32 addition; not clamped. The odd lanes move by shuffles (port 5) rather
+ * TFLite's int32 addition (the low halves of the 64-bit sums wrap alike); not clamped. The odd lanes move by shuffles (port 5) rather
  * than shifts (port 0, where VPDPBUSD and the variable shifts already queue). */
 X5I __m512i x5_rqb_apply(__m512i acc, const x5_rqb *b, const int mode, __m512i zp)
 {
@@ -270,7 +280,7 @@ X5I __m512i x5_rqb_apply(__m512i acc, const x5_rqb *b, const int mode, __m512i z
         s = _mm512_mask_shuffle_epi32(_mm512_srav_epi64(pe, b->sh[0]), (__mmask16)0xAAAA,
                                       _mm512_srav_epi64(po, b->sh[1]), _MM_PERM_CCAA);
     }
-    return _mm512_add_epi32(s, zp);
+    return (mode & X5R_ZP) ? s : _mm512_add_epi32(s, zp);
 }
 
 /* Four vectors of requantized int32 lanes as 64 bytes in lane order, clamped to [lo, hi]
@@ -681,9 +691,8 @@ X5I void x5_tile(const ps_conv_op *op, const x5_state *st, int32_t vb, int32_t l
             }
         }
     }
-    /* the usual mode (double rounding, every shift < 0) compiled apart */
-    if (st->q_mode == (X5R_NEG | X5R_HIGH)) {
-        x5_tile_out(q, st, vb, lanes, acc, dsts, sums, P, NV, X5R_NEG | X5R_HIGH);
+    if (st->q_mode == X5R_USUAL) { /* compiled apart */
+        x5_tile_out(q, st, vb, lanes, acc, dsts, sums, P, NV, X5R_USUAL);
     } else {
         x5_tile_out(q, st, vb, lanes, acc, dsts, sums, P, NV, st->q_mode);
     }
@@ -828,10 +837,9 @@ X5I void x5_gemv_chunk(const ps_conv_op *op, const uint8_t *xs, int32_t xstride,
                 mode);
     for (int p = 0; p < P; p++) {
         const __m512i acc = _mm512_add_epi32(cst, _mm512_maskz_load_epi32(m, tot[p]));
-        /* the usual modes (fully connected: single rounding; else double), every shift < 0,
-         * compiled apart */
-        __m512i y = mode == X5R_HIGH ? x5_rqb_apply(acc, &b, X5R_HIGH, zp)
-                    : mode == (X5R_NEG | X5R_HIGH) ? x5_rqb_apply(acc, &b, X5R_NEG | X5R_HIGH, zp)
+        /* the usual modes (fully connected: single rounding; else double) compiled apart */
+        __m512i y = mode == (X5R_HIGH | X5R_ZP) ? x5_rqb_apply(acc, &b, X5R_HIGH | X5R_ZP, zp)
+                    : mode == X5R_USUAL ? x5_rqb_apply(acc, &b, X5R_USUAL, zp)
                     : x5_rqb_apply(acc, &b, mode, zp);
         y = _mm512_min_epi32(_mm512_max_epi32(y, lo), hi);
         _mm512_mask_cvtepi32_storeu_epi8(output + (size_t)p * op->out_c + c0, m, y);
@@ -1052,9 +1060,9 @@ X5I void x5_few_block(const ps_conv_op *op, const x5_state *st, const x5_few_pix
                 acc[b], _mm512_permutex2var_epi32(regs[2 * b], idx, regs[2 * b + 1]), wv);
         }
     }
-    if (r->mode == (X5R_NEG | X5R_HIGH)) { /* the usual mode compiled apart */
+    if (r->mode == X5R_USUAL) { /* compiled apart */
         for (int b = 0; b < NB; b++) {
-            y[b] = x5_few_requant(acc[b], r, X5R_NEG | X5R_HIGH);
+            y[b] = x5_few_requant(acc[b], r, X5R_USUAL);
         }
     } else {
         for (int b = 0; b < NB; b++) {
@@ -1813,12 +1821,12 @@ X5 static void x5q_row(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t ox
 
     /* the usual modes compiled apart; the rest test the mode's bits per vector */
     const int mode = ((const x5_state *)ex->state)->q_mode;
-    if (mode == (X5R_NEG | X5R_HIGH)) {
-        x5q_compute(op, blk, qbuf, total, dst, X5R_NEG | X5R_HIGH);
-    } else if (mode == (X5R_NEG | X5R_LEFT)) {
-        x5q_compute(op, blk, qbuf, total, dst, X5R_NEG | X5R_LEFT);
-    } else if (mode == X5R_HIGH) {
-        x5q_compute(op, blk, qbuf, total, dst, X5R_HIGH);
+    if (mode == X5R_USUAL) {
+        x5q_compute(op, blk, qbuf, total, dst, X5R_USUAL);
+    } else if (mode == (X5R_NEG | X5R_LEFT | X5R_ZP)) {
+        x5q_compute(op, blk, qbuf, total, dst, X5R_NEG | X5R_LEFT | X5R_ZP);
+    } else if (mode == (X5R_HIGH | X5R_ZP)) {
+        x5q_compute(op, blk, qbuf, total, dst, X5R_HIGH | X5R_ZP);
     } else {
         x5q_compute(op, blk, qbuf, total, dst, mode);
     }
