@@ -27,7 +27,7 @@
  * averages them there: shifts for power-of-two counts, an exact division by
  * multiplication otherwise.
  *
- * All working memory is on the stack (at most about 60 KB, -fstack-usage). Layers whose packed weights
+ * All working memory is on the stack (at most about 58 KB, -fstack-usage). Layers whose packed weights
  * or patches would not fit (K > 2048, or depthwise kernels of more than 512 taps) run the
  * portable path's code.
  */
@@ -188,7 +188,6 @@ struct x5_rqb {
     __m512i sh[2];          /* its right shift (31 + r, or t); X5R_HIGH: sh[0] is the int32
                                lanes' shift past 32 (every one's is >= 32) */
     __m512i left;           /* X5R_LEFT: the left shift (int32 lanes) */
-    __mmask8 neg[2];        /* per half: the lanes with r >= 1 (double) */
 };
 
 /* x5_rqb_apply's modes, bits chosen once per chunk from its shifts (x5_rqb_mode) */
@@ -221,6 +220,12 @@ X5I int x5_rqb_mode(const ps_quant_params *q, const int32_t *shift, int32_t n)
     return zp | (neg ? X5R_NEG : 0) | (pos ? X5R_LEFT : 0) | (nonneg ? 0 : X5R_HIGH);
 }
 
+/* Double rounding: the lanes of a half whose right shift sh = 31 + r has r >= 1. */
+X5I __mmask8 x5_rqb_neg(__m512i sh)
+{
+    return _mm512_cmpgt_epi64_mask(sh, _mm512_set1_epi64(31));
+}
+
 /* The block of 16 lanes' multipliers and shifts (lanes of no channel: anything valid, e.g. 0),
  * for a mode chosen from (at least) these lanes' shifts. */
 X5I void x5_rqb_init(x5_rqb *b, const ps_quant_params *q, __m512i mult, __m512i shift, int mode)
@@ -238,10 +243,8 @@ X5I void x5_rqb_init(x5_rqb *b, const ps_quant_params *q, __m512i mult, __m512i 
         b->sh[h] = sh;
         if (single) {
             b->add[h] = half;
-            b->neg[h] = 0;
-        } else {
-            b->neg[h] = _mm512_cmpgt_epi64_mask(sh, _mm512_set1_epi64(31)); /* r >= 1 */
-            b->add[h] = _mm512_add_epi64(_mm512_maskz_mov_epi64(b->neg[h], half),
+        } else { /* 2^(30+r) where r >= 1 */
+            b->add[h] = _mm512_add_epi64(_mm512_maskz_mov_epi64(x5_rqb_neg(sh), half),
                                          _mm512_set1_epi64(INT64_C(1) << 30));
         }
         if (mode & X5R_ZP) { /* floor((p + zp 2^sh) / 2^sh) = floor(p / 2^sh) + zp */
@@ -267,9 +270,9 @@ X5I __m512i x5_rqb_apply(__m512i acc, const x5_rqb *b, const int mode, __m512i z
         const __m512i zero = _mm512_setzero_si512(), two31 = _mm512_set1_epi64(INT64_C(1) << 31);
         /* X5R_HIGH: every lane has r >= 1 */
         const __mmask8 ne = (mode & X5R_HIGH) ? _mm512_cmplt_epi64_mask(qe, zero)
-                                              : _mm512_mask_cmplt_epi64_mask(b->neg[0], qe, zero);
+                                              : _mm512_mask_cmplt_epi64_mask(x5_rqb_neg(b->sh[0]), qe, zero);
         const __mmask8 no = (mode & X5R_HIGH) ? _mm512_cmplt_epi64_mask(qo, zero)
-                                              : _mm512_mask_cmplt_epi64_mask(b->neg[1], qo, zero);
+                                              : _mm512_mask_cmplt_epi64_mask(x5_rqb_neg(b->sh[1]), qo, zero);
         pe = _mm512_mask_sub_epi64(pe, ne, pe, two31);
         po = _mm512_mask_sub_epi64(po, no, po, two31);
     }
@@ -1838,6 +1841,10 @@ X5 void ps_conv_run_avx512(const ps_conv_op *op, const ps_conv_job *job)
 {
     int8_t wpack[X5_PACK_BYTES] __attribute__((aligned(64)));
     int32_t cst[X5_MAX_CHUNK] __attribute__((aligned(64)));
+    union { /* per chunk: the depthwise paths' channel arrays, or the GEMM's requantization */
+        int32_t dw[5][X5_MAX_CHUNK];
+        x5_rqb gemm[X5_MAX_CHUNK / 16];
+    } chan __attribute__((aligned(64)));
     x5_state st;
     memset(&st, 0, sizeof st);
     st.avg_count = -1;
@@ -1849,17 +1856,14 @@ X5 void ps_conv_run_avx512(const ps_conv_op *op, const ps_conv_job *job)
             ps_conv_run_portable(op, job);
             return;
         }
-        int32_t cst_fold[X5_MAX_CHUNK] __attribute__((aligned(64)));
-        int32_t rq[3][X5_MAX_CHUNK] __attribute__((aligned(64)));
         const int32_t c = op->out_c;
-        st.rq_mult = rq[0];
-        st.rq_a = rq[1];
-        st.rq_b = rq[2];
+        st.rq_mult = chan.dw[0];
+        st.rq_a = chan.dw[1];
+        st.rq_b = chan.dw[2];
         st.cc_max = cc_max < X5_MAX_CHUNK ? cc_max : X5_MAX_CHUNK;
         st.w32 = (int32_t *)(void *)wpack;
-        st.cst_fold = cst_fold;
-        int32_t in_idx[X5_MAX_CHUNK] __attribute__((aligned(64)));
-        st.in_idx = in_idx;
+        st.cst_fold = chan.dw[3];
+        st.in_idx = chan.dw[4];
         st.group = (op->depth_multiplier == 1 && op->stride_w == 1 &&
                     (c == 1 || c == 2 || c == 4 || c == 8)) ? 16 / c : 1;
         if (job->pool == NULL && x5q_applies(op)) {
@@ -1884,10 +1888,9 @@ X5 void ps_conv_run_avx512(const ps_conv_op *op, const ps_conv_job *job)
         x5_gemv(op, op->batch * op->out_h * op->out_w, patch, job->output);
         return;
     }
-    x5_rqb rqb[X5_MAX_CHUNK / 16];
     int32_t cc_max = (int32_t)(X5_PACK_BYTES / (16 * (size_t)st.kpad)) * 16;
     st.cc_max = cc_max < X5_MAX_CHUNK ? cc_max : X5_MAX_CHUNK;
-    st.rqb = rqb;
+    st.rqb = chan.gemm;
     st.wpack = wpack;
     st.patch = patch;
     st.group = x5_few_group(op->out_c, st.kpad);
