@@ -19,13 +19,13 @@
  * instead (x5_few_*), gathering the receptive fields with VPERMB where the CPU has VBMI.
  * Depthwise keeps channels in the lanes (16 per register, VPDPWSSD; see the depthwise
  * section); unfused 3x3 undilated depthwise with multiplier 1 interleaves each output
- * row's three input rows into u8 column quads for VPDPBUSD (the column-quad section). Requantization (double or single rounding) is vectorised over the 16 channels
- * with the 64-bit products of VPMULDQ; the GEMM and the column quads work out what
- * depends only on the channels once per chunk (x5_rqb), so that both roundings are one
- * 64-bit step. The fused window mode sums each pooling window's
- * requantized pixels in registers (4 pixels per block, across the window's rows) and
- * averages them there: shifts for power-of-two counts, an exact division by
- * multiplication otherwise.
+ * row's three input rows into u8 column quads for VPDPBUSD (the column-quad section).
+ * Requantization (double or single rounding) is vectorised over the 16 channels with the
+ * 64-bit products of VPMULDQ; the GEMM and the column quads work out what depends only on
+ * the channels once per chunk (x5_rqb), so that either rounding is one 64-bit step. The
+ * fused window mode sums each pooling window's requantized pixels in registers (4 pixels
+ * per block, across the window's rows) and averages them there: shifts for power-of-two
+ * counts, an exact division by multiplication otherwise.
  *
  * All working memory is on the stack (at most about 58 KB, -fstack-usage). Layers whose packed weights
  * or patches would not fit (K > 2048, or depthwise kernels of more than 512 taps) run the
@@ -181,7 +181,8 @@ X5I __m512i x5_requant(__m512i acc, const x5_rq *r)
  * the test p < 0 may be x m < 0 instead: for -2^30 <= x m < 0 the sum stays in
  * [0, 2^(31+r)) either way, so both give 0. So: add 2^30 + 2^(30+r) (r >= 1) to the
  * product, take 2^31 off where it is negative and r >= 1, shift by 31 + r.
- * Every sum is below 2^62 + 2^61 + 2^30 in magnitude: no int64 overflow. */
+ * Every sum is below 2^62 + 2^61 + 2^30 in magnitude (output_zp aside, see X5R_ZP): no
+ * int64 overflow. */
 struct x5_rqb {
     __m512i mult, mult_odd; /* mult_odd: lane 2k's low half is lane 2k + 1's multiplier */
     __m512i add[2];         /* per 64-bit half (even lanes, odd lanes): added to the product */
@@ -233,6 +234,7 @@ X5I void x5_rqb_init(x5_rqb *b, const ps_quant_params *q, __m512i mult, __m512i 
     const __m512i zero = _mm512_setzero_si512();
     const __m512i lo32 = _mm512_set1_epi64(0xFFFFFFFFLL), one64 = _mm512_set1_epi64(1);
     const int single = q->requant == PS_REQUANT_SINGLE;
+    /* the right shift: t = 31 - shift, or 31 + r */
     const __m512i sh32 = _mm512_sub_epi32(_mm512_set1_epi32(31), single ? shift : _mm512_min_epi32(shift, zero));
     b->mult = mult;
     b->mult_odd = _mm512_srli_epi64(mult, 32);
@@ -257,8 +259,9 @@ X5I void x5_rqb_init(x5_rqb *b, const ps_quant_params *q, __m512i mult, __m512i 
 }
 
 /* Requantization of 16 accumulators with a block (x5_rqb_init) + output_zp, wrapping as
- * TFLite's int32 addition (the low halves of the 64-bit sums wrap alike); not clamped. The odd lanes move by shuffles (port 5) rather
- * than shifts (port 0, where VPDPBUSD and the variable shifts already queue). */
+ * TFLite's int32 addition (the low halves of the 64-bit sums wrap alike); not clamped.
+ * The odd lanes move by shuffles (port 5) rather than shifts (port 0, where VPDPBUSD and
+ * the variable shifts already queue). */
 X5I __m512i x5_rqb_apply(__m512i acc, const x5_rqb *b, const int mode, __m512i zp)
 {
     const __m512i x = (mode & X5R_LEFT) ? _mm512_sllv_epi32(acc, b->left) : acc; /* wraps, as TFLite's */
@@ -836,8 +839,8 @@ X5I void x5_gemv_chunk(const ps_conv_op *op, const uint8_t *xs, int32_t xstride,
     const __m512i lo = _mm512_set1_epi32(q->act_min), hi = _mm512_set1_epi32(q->act_max);
     const int mode = x5_rqb_mode(q, q->shift + c0, lanes);
     x5_rqb b;
-    x5_rqb_init(&b, q, _mm512_maskz_loadu_epi32(m, q->multiplier + c0), _mm512_maskz_loadu_epi32(m, q->shift + c0),
-                mode);
+    x5_rqb_init(&b, q, _mm512_maskz_loadu_epi32(m, q->multiplier + c0),
+                _mm512_maskz_loadu_epi32(m, q->shift + c0), mode);
     for (int p = 0; p < P; p++) {
         const __m512i acc = _mm512_add_epi32(cst, _mm512_maskz_load_epi32(m, tot[p]));
         /* the usual modes (fully connected: single rounding; else double) compiled apart */
