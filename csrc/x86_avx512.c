@@ -834,21 +834,12 @@ X5I void x5_gemv_chunk(const ps_conv_op *op, const uint8_t *xs, int32_t xstride,
     const __m512i bias = op->bias != NULL ? _mm512_maskz_loadu_epi32(m, op->bias + c0) : _mm512_setzero_si512();
     const __m512i cst = _mm512_sub_epi32(bias, _mm512_mullo_epi32(_mm512_set1_epi32(128 + op->quant->input_zp),
                                                                   _mm512_maskz_load_epi32(m, wsum)));
-    const ps_quant_params *q = op->quant;
-    const __m512i zp = _mm512_set1_epi32(q->output_zp);
-    const __m512i lo = _mm512_set1_epi32(q->act_min), hi = _mm512_set1_epi32(q->act_max);
-    const int mode = x5_rqb_mode(q, q->shift + c0, lanes);
-    x5_rqb b;
-    x5_rqb_init(&b, q, _mm512_maskz_loadu_epi32(m, q->multiplier + c0),
-                _mm512_maskz_loadu_epi32(m, q->shift + c0), mode);
+    /* x5_requant: a block (x5_rqb) would serve at most X5_GEMV_PIXELS pixels, too few to
+     * repay its setup (measured: a batch-1 fully connected layer ran slower) */
+    const x5_rq r = x5_rq_load(op->quant, c0, m);
     for (int p = 0; p < P; p++) {
         const __m512i acc = _mm512_add_epi32(cst, _mm512_maskz_load_epi32(m, tot[p]));
-        /* the usual modes (fully connected: single rounding; else double) compiled apart */
-        __m512i y = mode == (X5R_HIGH | X5R_ZP) ? x5_rqb_apply(acc, &b, X5R_HIGH | X5R_ZP, zp)
-                    : mode == X5R_USUAL ? x5_rqb_apply(acc, &b, X5R_USUAL, zp)
-                    : x5_rqb_apply(acc, &b, mode, zp);
-        y = _mm512_min_epi32(_mm512_max_epi32(y, lo), hi);
-        _mm512_mask_cvtepi32_storeu_epi8(output + (size_t)p * op->out_c + c0, m, y);
+        _mm512_mask_cvtepi32_storeu_epi8(output + (size_t)p * op->out_c + c0, m, x5_requant(acc, &r));
     }
 }
 
