@@ -10,7 +10,8 @@ against `pyshrink.reference`:
   register) and longer ones (gathered in memory); contiguous and dilated kernel rows;
   windows with padding; channel counts around the 8/16-lane vectors; output channels in
   several chunks (packed weights larger than the stack buffer) and the fall-back past it;
-  pixel counts that leave partial blocks of 4;
+  pixel counts that leave partial blocks of 4; the requantization's modes (avx512 picks one
+  per chunk of channels from their shifts: a hypothesis test at their boundaries);
 - depthwise: 1, 2, 4, 8 channels with stride 1 (several pixels per vector), depth
   multipliers > 1, interior and border pixels, stride 2, dilation, big kernels; 3x3
   undilated with multiplier 1 (avx512's column quads: a hypothesis test over its geometry,
@@ -272,12 +273,14 @@ def test_depthwise_3x3_column_quads(case: Any, near_zero: bool, data: st.DataObj
 
 
 #: avx512's GEMM-kind requantization (x5_rqb: one 64-bit step per half, its mode chosen per
-#: chunk from the shifts): the GEMM (64 channels packed to bytes at once, and a vector alone),
-#: the few-channel GEMM, the GEMV (<= 4 pixels) and the fused windows summing their results
+#: chunk of output channels from their shifts): the GEMM (64 channels packed to bytes at once,
+#: a vector alone, two chunks), the few-channel GEMM, the GEMV (<= 4 pixels) and the fused
+#: windows summing their results
 REQUANT_LAYERS = [
     # id, op, x shape, w shape, geometry
     ("gemm_c70", "conv2d", (1, 4, 5, 3), (70, 3, 3, 3), {}),
     ("gemm_pw_c40", "pointwise_conv2d", (1, 3, 3, 8), (40, 8), {}),
+    ("gemm_chunks_c40", "pointwise_conv2d", (1, 2, 3, 1024), (40, 1024), {}),  # chunks of 32 + 8
     ("few_c6", "conv2d", (1, 5, 6, 2), (6, 3, 3, 2), dict(padding="same")),
     ("gemv_fc_c20", "fully_connected", (3, 24), (20, 24), {}),
     ("gemv_pw_c70", "pointwise_conv2d", (1, 1, 2, 8), (70, 8), {}),
