@@ -21,13 +21,15 @@
  * instead (x5_few_*), gathering the receptive fields with VPERMB where the CPU has VBMI.
  * Depthwise keeps channels in the lanes (16 per register, VPDPWSSD; see the depthwise
  * section); unfused 3x3 undilated depthwise with multiplier 1 interleaves each output
- * row's three input rows into u8 column quads for VPDPBUSD (the column-quad section). Requantization (double or single rounding) is vectorised over the 16 channels
- * with the 64-bit products of VPMULDQ. The fused window mode sums each pooling window's
- * requantized pixels in registers (4 pixels per block, across the window's rows) and
- * averages them there: shifts for power-of-two counts, an exact division by
- * multiplication otherwise.
+ * row's three input rows into u8 column quads for VPDPBUSD (the column-quad section).
+ * Requantization (double or single rounding) is vectorised over the 16 channels with the
+ * 64-bit products of VPMULDQ; the GEMM and the column quads work out what depends only on
+ * the channels once per chunk (x5_rqb), so that either rounding is one 64-bit step. The
+ * fused window mode sums each pooling window's requantized pixels in registers (4 pixels
+ * per block, across the window's rows) and averages them there: shifts for power-of-two
+ * counts, an exact division by multiplication otherwise.
  *
- * All working memory is on the stack (at most about 52 KB, -fstack-usage). Layers whose packed weights
+ * All working memory is on the stack (at most about 58 KB, -fstack-usage). Layers whose packed weights
  * or patches would not fit (K > 2048, or depthwise kernels of more than 512 taps) run the
  * portable path's code.
  */
@@ -60,6 +62,8 @@ typedef struct {
     ps_pool_rounding rounding;
 } x5_avg;
 
+typedef struct x5_rqb x5_rqb;
+
 typedef struct {
     int32_t k;      /* receptive field size KH * KW * C_in */
     int32_t kpad;   /* k rounded up to 4 */
@@ -77,9 +81,10 @@ typedef struct {
     int8_t few_perm[64]; /* GEMM few: byte p of a patch register (slot s, rf byte t), taken from a
                             kernel row's input bytes starting at slot 0's: s * stride_w * C + t % (KW * C) */
     int32_t avg_count, avg_ok;        /* fused window: the count avg was made for */
-    int32_t q_mode;                   /* depthwise column quads: x5q_requant's mode */
+    int32_t q_mode;                   /* GEMM, column quads: x5_rqb_apply's mode for the chunk */
     x5_avg avg;
     int32_t *rq_mult, *rq_a, *rq_b;   /* depthwise: x5_rq_load's vectors for the chunk */
+    x5_rqb *rqb;                      /* GEMM: [nvec] the chunk's requantization blocks */
     /* depthwise with a depth multiplier M > 1: vector v's lanes (output channels
      * oc0 + 16v + l) read input channels in_base[v] + in_idx[16v + l], in_mask[v] */
     int32_t *in_idx;
@@ -166,6 +171,135 @@ X5I __m512i x5_requant(__m512i acc, const x5_rq *r)
     }
     __m512i v = _mm512_add_epi32(scaled, r->zp);
     return _mm512_min_epi32(_mm512_max_epi32(v, r->lo), r->hi);
+}
+
+/* ---- requantization with per-block constants: GEMM, few channels, column quads ------
+ *
+ * What depends only on the channels is worked out once per chunk (x5_rqb_init), so that
+ * TFLite's double rounding (SRDHM, then RoundingDivideByPOT) is one 64-bit step per half
+ * (even lanes, odd lanes) of the vector. Single: (x m + 2^(t-1)) >> t, t = 31 - shift.
+ * Double: with p = x m + 2^30 (x = acc << left, wrapping), SRDHM is s = floor(p / 2^31) and
+ * RDBPOT by r = max(-shift, 0) is floor((s + 2^(r-1) - [s < 0]) / 2^r) for r >= 1 (s for
+ * r = 0), so the result is floor((p + 2^(30+r) - 2^31 [p < 0]) / 2^(31+r)). For r >= 1
+ * the test p < 0 may be x m < 0 instead: for -2^30 <= x m < 0 the sum stays in
+ * [0, 2^(31+r)) either way, so both give 0. So: add 2^30 + 2^(30+r) (r >= 1) to the
+ * product, take 2^31 off where it is negative and r >= 1, shift by 31 + r.
+ * Every sum is below 2^62 + 2^61 + 2^30 in magnitude (output_zp aside, see X5R_ZP): no
+ * int64 overflow. */
+struct x5_rqb {
+    __m512i mult, mult_odd; /* mult_odd: lane 2k's low half is lane 2k + 1's multiplier */
+    __m512i add[2];         /* per 64-bit half (even lanes, odd lanes): added to the product */
+    __m512i sh[2];          /* its right shift (31 + r, or t); X5R_HIGH: sh[0] is the int32
+                               lanes' shift past 32 (every one's is >= 32) */
+    __m512i left;           /* X5R_LEFT: the left shift (int32 lanes) */
+};
+
+/* x5_rqb_apply's modes, bits chosen once per chunk from its shifts (x5_rqb_mode) */
+#define X5R_NEG 1  /* double, some shift < 0: the 2^31 off negative products */
+#define X5R_LEFT 2 /* double, some shift > 0: acc << left first */
+#define X5R_HIGH 4 /* every shift < 0: every right shift >= 32, so the results are the
+                      sums' high halves, shifted as one int32 vector */
+#define X5R_ZP 8   /* every shift >= -24: output_zp * 2^sh is in the added constant. The
+                      sums stay within int64: -2^62 + 2^31 <= x m <= (2^31 - 1)^2,
+                      -2^62 <= zp 2^sh <= 2^62 - 2^55 (sh <= 55), the rest below 2^55 */
+/* the usual mode of a TFLite conv: double rounding, every shift in [-24, -1] */
+#define X5R_USUAL (X5R_NEG | X5R_HIGH | X5R_ZP)
+
+X5I int x5_rqb_mode(const ps_quant_params *q, const int32_t *shift, int32_t n)
+{
+    const __m512i zero = _mm512_setzero_si512();
+    __mmask16 neg = 0, pos = 0, nonneg = 0, far = 0;
+    for (int32_t i = 0; i < n; i += 16) {
+        const __mmask16 m = x5_lanes(n - i);
+        const __m512i v = _mm512_maskz_loadu_epi32(m, shift + i);
+        neg |= _mm512_mask_cmplt_epi32_mask(m, v, zero);
+        pos |= _mm512_mask_cmpgt_epi32_mask(m, v, zero);
+        nonneg |= _mm512_mask_cmpge_epi32_mask(m, v, zero);
+        far |= _mm512_mask_cmplt_epi32_mask(m, v, _mm512_set1_epi32(-24));
+    }
+    const int zp = far ? 0 : X5R_ZP;
+    if (q->requant == PS_REQUANT_SINGLE) {
+        return zp | (nonneg ? 0 : X5R_HIGH);
+    }
+    return zp | (neg ? X5R_NEG : 0) | (pos ? X5R_LEFT : 0) | (nonneg ? 0 : X5R_HIGH);
+}
+
+/* Double rounding: the lanes of a half whose right shift sh = 31 + r has r >= 1. */
+X5I __mmask8 x5_rqb_neg(__m512i sh)
+{
+    return _mm512_cmpgt_epi64_mask(sh, _mm512_set1_epi64(31));
+}
+
+/* The block of 16 lanes' multipliers and shifts (lanes of no channel: anything valid, e.g. 0),
+ * for a mode chosen from (at least) these lanes' shifts. */
+X5I void x5_rqb_init(x5_rqb *b, const ps_quant_params *q, __m512i mult, __m512i shift, int mode)
+{
+    const __m512i zero = _mm512_setzero_si512();
+    const __m512i lo32 = _mm512_set1_epi64(0xFFFFFFFFLL), one64 = _mm512_set1_epi64(1);
+    const int single = q->requant == PS_REQUANT_SINGLE;
+    /* the right shift: t = 31 - shift, or 31 + r */
+    const __m512i sh32 = _mm512_sub_epi32(_mm512_set1_epi32(31), single ? shift : _mm512_min_epi32(shift, zero));
+    b->mult = mult;
+    b->mult_odd = _mm512_srli_epi64(mult, 32);
+    b->left = _mm512_max_epi32(shift, zero);
+    for (int h = 0; h < 2; h++) {
+        const __m512i sh = h == 0 ? _mm512_and_si512(sh32, lo32) : _mm512_srli_epi64(sh32, 32);
+        const __m512i half = _mm512_sllv_epi64(one64, _mm512_sub_epi64(sh, one64)); /* 2^(sh-1) */
+        b->sh[h] = sh;
+        if (single) {
+            b->add[h] = half;
+        } else { /* 2^(30+r) where r >= 1 */
+            b->add[h] = _mm512_add_epi64(_mm512_maskz_mov_epi64(x5_rqb_neg(sh), half),
+                                         _mm512_set1_epi64(INT64_C(1) << 30));
+        }
+        if (mode & X5R_ZP) { /* floor((p + zp 2^sh) / 2^sh) = floor(p / 2^sh) + zp */
+            b->add[h] = _mm512_add_epi64(b->add[h], _mm512_sllv_epi64(_mm512_set1_epi64(q->output_zp), sh));
+        }
+    }
+    if (mode & X5R_HIGH) {
+        b->sh[0] = _mm512_sub_epi32(sh32, _mm512_set1_epi32(32));
+    }
+}
+
+/* Requantization of 16 accumulators with a block (x5_rqb_init) + output_zp, wrapping as
+ * TFLite's int32 addition (the low halves of the 64-bit sums wrap alike); not clamped.
+ * The odd lanes move by shuffles (port 5) rather than shifts (port 0, where VPDPBUSD and
+ * the variable shifts already queue). */
+X5I __m512i x5_rqb_apply(__m512i acc, const x5_rqb *b, const int mode, __m512i zp)
+{
+    const __m512i x = (mode & X5R_LEFT) ? _mm512_sllv_epi32(acc, b->left) : acc; /* wraps, as TFLite's */
+    const __m512i qe = _mm512_mul_epi32(x, b->mult);
+    const __m512i qo = _mm512_mul_epi32(_mm512_shuffle_epi32(x, _MM_PERM_DDBB), b->mult_odd);
+    __m512i pe = _mm512_add_epi64(qe, b->add[0]);
+    __m512i po = _mm512_add_epi64(qo, b->add[1]);
+    if (mode & X5R_NEG) {
+        const __m512i zero = _mm512_setzero_si512(), two31 = _mm512_set1_epi64(INT64_C(1) << 31);
+        /* X5R_HIGH: every lane has r >= 1 */
+        const __mmask8 ne = (mode & X5R_HIGH) ? _mm512_cmplt_epi64_mask(qe, zero)
+                                              : _mm512_mask_cmplt_epi64_mask(x5_rqb_neg(b->sh[0]), qe, zero);
+        const __mmask8 no = (mode & X5R_HIGH) ? _mm512_cmplt_epi64_mask(qo, zero)
+                                              : _mm512_mask_cmplt_epi64_mask(x5_rqb_neg(b->sh[1]), qo, zero);
+        pe = _mm512_mask_sub_epi64(pe, ne, pe, two31);
+        po = _mm512_mask_sub_epi64(po, no, po, two31);
+    }
+    __m512i s;
+    if (mode & X5R_HIGH) { /* high halves: pe's to the even lanes, po's stay odd */
+        s = _mm512_srav_epi32(_mm512_mask_shuffle_epi32(po, (__mmask16)0x5555, pe, _MM_PERM_DDBB), b->sh[0]);
+    } else { /* low halves: pe's stay even, po's to the odd lanes */
+        s = _mm512_mask_shuffle_epi32(_mm512_srav_epi64(pe, b->sh[0]), (__mmask16)0xAAAA,
+                                      _mm512_srav_epi64(po, b->sh[1]), _MM_PERM_CCAA);
+    }
+    return (mode & X5R_ZP) ? s : _mm512_add_epi32(s, zp);
+}
+
+/* Four vectors of requantized int32 lanes as 64 bytes in lane order, clamped to [lo, hi]
+ * (int8 vectors): saturating packs keep every value outside int8 outside it, so the clamp
+ * after them is exact; the packs interleave 128-bit lanes, which the permutation undoes. */
+X5I __m512i x5_pack4_clamp(const __m512i *y, __m512i lo, __m512i hi)
+{
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    const __m512i b = _mm512_packs_epi16(_mm512_packs_epi32(y[0], y[1]), _mm512_packs_epi32(y[2], y[3]));
+    return _mm512_min_epi8(_mm512_max_epi8(_mm512_permutexvar_epi32(order, b), lo), hi);
 }
 
 /* ---- pooled averages ---------------------------------------------------------------- */
@@ -293,7 +427,9 @@ X5 static int32_t x5_gemm_prepare(ps_conv_exec *ex, int32_t oc0)
     const int32_t nvec = (cc + 15) / 16;
     const size_t qstride = (size_t)nvec * 64;
     const __m512i fold = _mm512_set1_epi32(128 + op->quant->input_zp);
+    const ps_quant_params *q = op->quant;
     st->nvec = nvec;
+    st->q_mode = x5_rqb_mode(q, q->shift + oc0, cc);
     for (int32_t v = 0; v < nvec; v++) {
         const int32_t lanes = cc - v * 16 < 16 ? cc - v * 16 : 16;
         const __mmask16 m = x5_lanes(lanes);
@@ -303,6 +439,8 @@ X5 static int32_t x5_gemm_prepare(ps_conv_exec *ex, int32_t oc0)
                                         : _mm512_setzero_si512();
         /* bias - (128 + zp) * sum(w), modulo 2^32 (see the top of this file) */
         _mm512_storeu_si512(st->cst + v * 16, _mm512_sub_epi32(bias, _mm512_mullo_epi32(fold, sum)));
+        x5_rqb_init(&st->rqb[v], q, _mm512_maskz_loadu_epi32(m, q->multiplier + oc0 + v * 16),
+                    _mm512_maskz_loadu_epi32(m, q->shift + oc0 + v * 16), st->q_mode);
     }
     ex->oc0 = oc0;
     ex->oc1 = oc0 + cc;
@@ -575,6 +713,53 @@ typedef struct {
     int8_t *out;
 } x5_sums;
 
+/* The tile's requantization (mode: x5_rqb_apply's) and its stores or window sums. */
+X5I void x5_tile_out(const ps_quant_params *q, const x5_state *st, int32_t vb, int32_t lanes,
+                     const __m512i acc[X5_PIXELS][4], int8_t *const *dsts, const x5_sums *sums, const int P,
+                     const int NV, const int mode)
+{
+    const x5_rqb *rqb = st->rqb + vb;
+    const __m512i zp = _mm512_set1_epi32(q->output_zp);
+    if (sums == NULL && NV == 4) { /* a pixel's 64 channels: one pack, clamp and store */
+        const __m512i lo8 = _mm512_set1_epi8((char)q->act_min), hi8 = _mm512_set1_epi8((char)q->act_max);
+        const __mmask64 m = x5_bytes(0, lanes < 64 ? lanes : 64);
+        for (int p = 0; p < P; p++) {
+            __m512i y[4];
+            for (int v = 0; v < 4; v++) {
+                y[v] = x5_rqb_apply(acc[p][v], rqb + v, mode, zp);
+            }
+            _mm512_mask_storeu_epi8(dsts[p] + vb * 16, m, x5_pack4_clamp(y, lo8, hi8));
+        }
+        return;
+    }
+    const __m512i lo = _mm512_set1_epi32(q->act_min), hi = _mm512_set1_epi32(q->act_max);
+    for (int v = 0; v < NV; v++) {
+        __mmask16 m = x5_lanes(lanes - v * 16);
+        __m512i total = _mm512_setzero_si512();
+        for (int p = 0; p < P; p++) {
+            __m512i y = _mm512_min_epi32(_mm512_max_epi32(x5_rqb_apply(acc[p][v], rqb + v, mode, zp), lo), hi);
+            if (sums == NULL) {
+                _mm512_mask_cvtepi32_storeu_epi8(dsts[p] + (vb + v) * 16, m, y);
+            }
+            total = _mm512_add_epi32(total, y);
+        }
+        /* The fused window's pixels are never stored, only summed; the sums go to memory
+         * only while more blocks of the window follow or ps_pool_average_run needs them. */
+        if (sums != NULL) {
+            int32_t *s = sums->sums + (vb + v) * 16;
+            if (!sums->first) {
+                total = _mm512_add_epi32(total, _mm512_maskz_loadu_epi32(m, s));
+            }
+            if (sums->avg != NULL) {
+                _mm512_mask_cvtepi32_storeu_epi8(sums->out + (vb + v) * 16, m,
+                                                 x5_avg_apply(sums->avg, total));
+            } else {
+                _mm512_mask_storeu_epi32(s, m, total);
+            }
+        }
+    }
+}
+
 /* One pixel's VPDPBUSDs: its quad i (broadcast from memory: a load-port uop, where
  * VPERMD from a register would take the shuffle port that VPDPBUSD also uses) times the
  * NV weight vectors, into accumulators a<p>0 .. a<p>3. */
@@ -596,7 +781,7 @@ typedef struct {
  * output (channel oc0 of the chunk); or, with sums != NULL (dsts unused), the P
  * pixels' results are added to the chunk's channel sums instead. */
 X5I void x5_tile(const ps_conv_op *op, const x5_state *st, int32_t vb, int32_t lanes,
-                 int32_t oc_global, const x5_fields *f, int8_t *const *dsts,
+                 const x5_fields *f, int8_t *const *dsts,
                  const x5_sums *sums, const int P, const int NV)
 {
     const ps_quant_params *q = op->quant;
@@ -622,37 +807,16 @@ X5I void x5_tile(const ps_conv_op *op, const x5_state *st, int32_t vb, int32_t l
     const __m512i acc[X5_PIXELS][4] = {
         {a00, a01, a02, a03}, {a10, a11, a12, a13}, {a20, a21, a22, a23}, {a30, a31, a32, a33},
         {a40, a41, a42, a43}, {a50, a51, a52, a53}, {a60, a61, a62, a63}, {a70, a71, a72, a73}};
-    for (int v = 0; v < NV; v++) {
-        __mmask16 m = x5_lanes(lanes - v * 16);
-        x5_rq r = x5_rq_load(q, oc_global + v * 16, m);
-        __m512i total = _mm512_setzero_si512();
-        for (int p = 0; p < P; p++) {
-            __m512i y = x5_requant(acc[p][v], &r);
-            if (sums == NULL) {
-                _mm512_mask_cvtepi32_storeu_epi8(dsts[p] + (vb + v) * 16, m, y);
-            }
-            total = _mm512_add_epi32(total, y);
-        }
-        /* The fused window's pixels are never stored, only summed; the sums go to memory
-         * only while more blocks of the window follow or ps_pool_average_run needs them. */
-        if (sums != NULL) {
-            int32_t *s = sums->sums + (vb + v) * 16;
-            if (!sums->first) {
-                total = _mm512_add_epi32(total, _mm512_maskz_loadu_epi32(m, s));
-            }
-            if (sums->avg != NULL) {
-                _mm512_mask_cvtepi32_storeu_epi8(sums->out + (vb + v) * 16, m,
-                                                 x5_avg_apply(sums->avg, total));
-            } else {
-                _mm512_mask_storeu_epi32(s, m, total);
-            }
-        }
+    if (st->q_mode == X5R_USUAL) { /* compiled apart */
+        x5_tile_out(q, st, vb, lanes, acc, dsts, sums, P, NV, X5R_USUAL);
+    } else {
+        x5_tile_out(q, st, vb, lanes, acc, dsts, sums, P, NV, st->q_mode);
     }
 }
 
 #define X5_TILE_CASE(P, NV)                                                                   \
     case (P)*8 + (NV):                                                                        \
-        x5_tile(op, st, vb, lanes, oc_global, f, d, s, P, NV);                                \
+        x5_tile(op, st, vb, lanes, f, d, s, P, NV);                                           \
         break;
 
 /* Pixels per block: 8, or 4 where 8 receptive fields would not fit X5_PATCH_BYTES. */
@@ -673,7 +837,6 @@ X5I void x5_gemm_block(const ps_conv_exec *ex, int P, const x5_fields *fields, i
     for (int32_t vb = 0; vb < st->nvec; vb += 4) {
         const int NV = st->nvec - vb < 4 ? (int)(st->nvec - vb) : 4;
         const int32_t lanes = cc - vb * 16;
-        const int32_t oc_global = ex->oc0 + vb * 16;
         if (NV <= 2) {
             const x5_fields *f = fields;
             int8_t *const *d = dsts;
@@ -816,6 +979,8 @@ X5I void x5_gemv_chunk(const ps_conv_op *op, const uint8_t *xs, int32_t xstride,
     const __m512i bias = op->bias != NULL ? _mm512_maskz_loadu_epi32(m, op->bias + c0) : _mm512_setzero_si512();
     const __m512i cst = _mm512_sub_epi32(bias, _mm512_mullo_epi32(_mm512_set1_epi32(128 + op->quant->input_zp),
                                                                   _mm512_maskz_load_epi32(m, wsum)));
+    /* x5_requant: a block (x5_rqb) would serve at most X5_GEMV_PIXELS pixels, too few to
+     * repay its setup (measured: a batch-1 fully connected layer ran slower) */
     const x5_rq r = x5_rq_load(op->quant, c0, m);
     for (int p = 0; p < P; p++) {
         const __m512i acc = _mm512_add_epi32(cst, _mm512_maskz_load_epi32(m, tot[p]));
@@ -960,49 +1125,33 @@ X5 static int32_t x5_few_prepare(ps_conv_exec *ex, int32_t oc0)
         _mm512_store_si512(w, _mm512_maskz_permutexvar_epi32(m, idx, _mm512_load_si512(w)));
     }
     _mm512_storeu_si512(st->cst, _mm512_maskz_permutexvar_epi32(m, idx, _mm512_loadu_si512(st->cst)));
+    /* the same channels as x5_gemm_prepare's block 0 (lane l < cc: channel l), so its mode holds */
+    x5_rqb_init(&st->rqb[0], op->quant, _mm512_loadu_si512(st->pk_mult), _mm512_loadu_si512(st->pk_shift),
+                st->q_mode);
     return end;
 }
 
-/* x5_requant's double rounding with what depends only on the channels worked out once
- * per call: the odd lanes' multipliers, RoundingDivideByPOT's mask and threshold, and
- * whether any channel shifts left at all (TFLite models mostly shift right only). */
+/* The chunk's requantization (its one block, x5_few_prepare) in locals. */
 typedef struct {
-    x5_rq rq;
-    __m512i mult_odd, rmask, rhalf;
-    int left;
+    x5_rqb b;
+    int mode;
+    __m512i zp, lo, hi;
 } x5_frq;
 
 X5I x5_frq x5_frq_load(const ps_quant_params *q, const x5_state *st)
 {
     x5_frq f;
-    const __m512i one = _mm512_set1_epi32(1);
-    f.rq = x5_rq_load_from(q, st->pk_mult, st->pk_shift, (__mmask16)0xFFFF);
-    f.mult_odd = _mm512_srli_epi64(f.rq.mult, 32);
-    f.rmask = _mm512_sub_epi32(_mm512_sllv_epi32(one, f.rq.b), one);
-    f.rhalf = _mm512_srai_epi32(f.rmask, 1);
-    f.left = _mm512_test_epi32_mask(f.rq.a, f.rq.a) != 0;
+    f.b = st->rqb[0];
+    f.mode = st->q_mode;
+    f.zp = _mm512_set1_epi32(q->output_zp);
+    f.lo = _mm512_set1_epi32(q->act_min);
+    f.hi = _mm512_set1_epi32(q->act_max);
     return f;
 }
 
-X5I __m512i x5_few_requant(__m512i acc, const x5_frq *f)
+X5I __m512i x5_few_requant(__m512i acc, const x5_frq *f, const int mode)
 {
-    if (f->rq.single) {
-        return x5_requant(acc, &f->rq);
-    }
-    const __m512i nudge = _mm512_set1_epi64(INT64_C(1) << 30);
-    const __m512i x = f->left ? _mm512_sllv_epi32(acc, f->rq.a) : acc; /* wraps, as TFLite's */
-    /* SRDHM(x, m) = floor((x * m + 2^30) / 2^31): bits 31..62 of the 64-bit sum */
-    __m512i p_even = _mm512_add_epi64(_mm512_mul_epi32(x, f->rq.mult), nudge);
-    __m512i p_odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), f->mult_odd), nudge);
-    __m512i s = _mm512_mask_blend_epi32((__mmask16)0xAAAA, _mm512_srli_epi64(p_even, 31),
-                                        _mm512_slli_epi64(p_odd, 1));
-    /* RoundingDivideByPOT(s, right) */
-    __m512i rem = _mm512_and_si512(s, f->rmask);
-    __m512i thr = _mm512_sub_epi32(f->rhalf, _mm512_srai_epi32(s, 31));
-    __m512i quo = _mm512_srav_epi32(s, f->rq.b);
-    __m512i scaled = _mm512_mask_add_epi32(quo, _mm512_cmpgt_epi32_mask(rem, thr), quo, _mm512_set1_epi32(1));
-    __m512i v = _mm512_add_epi32(scaled, f->rq.zp);
-    return _mm512_min_epi32(_mm512_max_epi32(v, f->rq.lo), f->rq.hi);
+    return _mm512_min_epi32(_mm512_max_epi32(x5_rqb_apply(acc, &f->b, mode, f->zp), f->lo), f->hi);
 }
 
 #define X5_FEW_VECTORS 4 /* vectors (groups of g pixels) per block */
@@ -1054,8 +1203,14 @@ X5I void x5_few_block(const ps_conv_op *op, const x5_state *st, const x5_few_pix
                 acc[b], _mm512_permutex2var_epi32(regs[2 * b], idx, regs[2 * b + 1]), wv);
         }
     }
-    for (int b = 0; b < NB; b++) {
-        y[b] = x5_few_requant(acc[b], r);
+    if (r->mode == X5R_USUAL) { /* compiled apart */
+        for (int b = 0; b < NB; b++) {
+            y[b] = x5_few_requant(acc[b], r, X5R_USUAL);
+        }
+    } else {
+        for (int b = 0; b < NB; b++) {
+            y[b] = x5_few_requant(acc[b], r, r->mode);
+        }
     }
 }
 
@@ -1645,18 +1800,10 @@ X5 static void x5_dw_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0, i
 
 typedef struct {
     __m512i cst, w[3];
-    __m512i mult, mult_odd; /* mult_odd: lane 2k's low half is lane 2k + 1's multiplier */
-    __m512i left;           /* double rounding: the left shift (int32 lanes) */
-    __m512i rsh;            /* the right shift past 32 (X5Q_HIGH: every lane's is >= 32) */
-    /* per 64-bit half (even lanes, odd lanes): what is added to the product, below what
-     * the sum takes 2^31 off (double rounding; never for single), and the right shift */
-    __m512i add[2], thr[2], sh[2];
+    x5_rqb rq;
 } x5q_blk;
 
 #define X5Q_BLOCKS (X5_MAX_CHUNK / 16)
-#define X5Q_ANY 0 /* x5q_requant's modes */
-#define X5Q_LEFT 1
-#define X5Q_HIGH 2
 #define X5Q_QBYTES (X5_PACK_BYTES - X5Q_BLOCKS * (int32_t)sizeof(x5q_blk))
 
 /* Q elements (int32) one row of out_w pixels needs, rounded up to the 64 the builder writes */
@@ -1687,11 +1834,7 @@ X5 static int32_t x5q_prepare(ps_conv_exec *ex, int32_t oc0)
     const __m512i zero = _mm512_setzero_si512();
     const __m512i fold = _mm512_set1_epi32(128 + q->input_zp);
     x5_state *st = (x5_state *)ex->state;
-    int32_t max_shift = -31;
-    for (int32_t i = 0; i < c; i++) {
-        max_shift = q->shift[i] > max_shift ? q->shift[i] : max_shift;
-    }
-    st->q_mode = max_shift < 0 ? X5Q_HIGH : max_shift > 0 && q->requant == PS_REQUANT_DOUBLE ? X5Q_LEFT : X5Q_ANY;
+    st->q_mode = x5_rqb_mode(q, q->shift, c);
     for (int32_t v = 0; v < nvec; v++) {
         /* lane j is channel base + idx[j]: 16v + j, or j % c below 16 channels */
         const int32_t base = c < 16 ? 0 : v * 16;
@@ -1718,62 +1861,11 @@ X5 static int32_t x5q_prepare(ps_conv_exec *ex, int32_t oc0)
         blk[v].cst = _mm512_sub_epi32(bias, _mm512_mullo_epi32(fold, sum));
         const __m512i mult = _mm512_permutexvar_epi32(idx, _mm512_maskz_loadu_epi32(m, q->multiplier + base));
         const __m512i shift = _mm512_permutexvar_epi32(idx, _mm512_maskz_loadu_epi32(m, q->shift + base));
-        blk[v].mult = mult;
-        blk[v].mult_odd = _mm512_srli_epi64(mult, 32);
-        blk[v].left = _mm512_max_epi32(shift, zero);
-        /* single: (x m + 2^(t-1)) >> t, t = 31 - shift. double: SRDHM then RoundingDivideByPOT
-         * by r = max(-shift, 0) in one 64-bit step. With p = x m + 2^30, SRDHM is
-         * s = floor(p / 2^31) and RDBPOT floor((s + 2^(r-1) - [s < 0]) / 2^r) for r >= 1
-         * (s for r = 0), so the result is floor((p + 2^(30+r) - 2^31 [p < 0]) / 2^(31+r)):
-         * add 2^30 + 2^(30+r), take 2^31 off below 2^(30+r) (r >= 1), shift by 31 + r. */
-        const __m512i lo32 = _mm512_set1_epi64(0xFFFFFFFFLL), one64 = _mm512_set1_epi64(1);
-        const __m512i sh32 = q->requant == PS_REQUANT_SINGLE
-                                 ? _mm512_sub_epi32(_mm512_set1_epi32(31), shift)
-                                 : _mm512_sub_epi32(_mm512_set1_epi32(31), _mm512_min_epi32(shift, zero));
-        blk[v].rsh = _mm512_sub_epi32(sh32, _mm512_set1_epi32(32));
-        for (int h = 0; h < 2; h++) {
-            const __m512i sh = h == 0 ? _mm512_and_si512(sh32, lo32) : _mm512_srli_epi64(sh32, 32);
-            const __m512i half = _mm512_sllv_epi64(one64, _mm512_sub_epi64(sh, one64)); /* 2^(sh-1) */
-            blk[v].sh[h] = sh;
-            if (q->requant == PS_REQUANT_SINGLE) {
-                blk[v].add[h] = half;
-                blk[v].thr[h] = _mm512_set1_epi64(INT64_MIN);
-            } else {
-                const __mmask8 r0 = _mm512_cmpeq_epi64_mask(sh, _mm512_set1_epi64(31));
-                const __m512i rnd = _mm512_maskz_mov_epi64((__mmask8)~r0, half); /* 2^(30+r), r >= 1 */
-                blk[v].add[h] = _mm512_add_epi64(rnd, _mm512_set1_epi64(INT64_C(1) << 30));
-                blk[v].thr[h] = _mm512_mask_mov_epi64(rnd, r0, _mm512_set1_epi64(INT64_MIN));
-            }
-        }
+        x5_rqb_init(&blk[v].rq, q, mult, shift, st->q_mode);
     }
     ex->oc0 = oc0;
     ex->oc1 = c;
     return c;
-}
-
-/* Requantization of 16 accumulators with a block's precomputed vectors (x5q_prepare),
- * + output_zp (wrapping, as x5_requant; the clamp comes after packing). The modes: some
- * double-rounding shift > 0 (X5Q_LEFT), every shift < 0 (X5Q_HIGH: every right shift is
- * at least 32, so the results are the products' high halves, shifted as one int32
- * vector), else X5Q_ANY. The odd lanes move by shuffles (port 5) rather than shifts (port
- * 0, where VPDPBUSD and the variable shifts already queue). */
-X5I __m512i x5q_requant(__m512i acc, const x5q_blk *p, const int mode, __m512i zp)
-{
-    const __m512i two31 = _mm512_set1_epi64(INT64_C(1) << 31);
-    const __m512i x = mode == X5Q_LEFT ? _mm512_sllv_epi32(acc, p->left) : acc; /* wraps, as TFLite's */
-    __m512i pe = _mm512_add_epi64(_mm512_mul_epi32(x, p->mult), p->add[0]);
-    __m512i po = _mm512_add_epi64(_mm512_mul_epi32(_mm512_shuffle_epi32(x, _MM_PERM_DDBB), p->mult_odd),
-                                  p->add[1]);
-    pe = _mm512_mask_sub_epi64(pe, _mm512_cmplt_epi64_mask(pe, p->thr[0]), pe, two31);
-    po = _mm512_mask_sub_epi64(po, _mm512_cmplt_epi64_mask(po, p->thr[1]), po, two31);
-    __m512i s;
-    if (mode == X5Q_HIGH) { /* high halves: pe's to the even lanes, po's stay odd */
-        s = _mm512_srav_epi32(_mm512_mask_shuffle_epi32(po, (__mmask16)0x5555, pe, _MM_PERM_DDBB), p->rsh);
-    } else { /* low halves: pe's stay even, po's to the odd lanes */
-        s = _mm512_mask_shuffle_epi32(_mm512_srav_epi64(pe, p->sh[0]), (__mmask16)0xAAAA,
-                                      _mm512_srav_epi64(po, p->sh[1]), _MM_PERM_CCAA);
-    }
-    return _mm512_add_epi32(s, zp);
 }
 
 /* Q[0 .. count) (count a multiple of 64) from the input bytes at flat offset o0 of the
@@ -1822,7 +1914,6 @@ X5I void x5q_compute(const ps_conv_op *op, const x5q_blk *blk, const int32_t *qb
     const int32_t c = op->out_c;
     const __m512i zp = _mm512_set1_epi32(q->output_zp);
     const __m512i lo = _mm512_set1_epi8((char)q->act_min), hi = _mm512_set1_epi8((char)q->act_max);
-    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     const int32_t step = op->stride_w * c - c; /* Q elements skipped per pixel past stride 1 */
     const x5q_blk *const end = blk + (c < 16 ? 1 : c / 16);
     const x5q_blk *p = blk;  /* the next vector's block: its channels' 16 lanes */
@@ -1833,17 +1924,14 @@ X5I void x5q_compute(const ps_conv_op *op, const x5q_blk *blk, const int32_t *qb
             __m512i acc = _mm512_dpbusd_epi32(p->cst, _mm512_loadu_si512(qp), p->w[0]);
             acc = _mm512_dpbusd_epi32(acc, _mm512_loadu_si512(qp + c), p->w[1]);
             acc = _mm512_dpbusd_epi32(acc, _mm512_loadu_si512(qp + 2 * c), p->w[2]);
-            y[i] = x5q_requant(acc, p, mode, zp);
+            y[i] = x5_rqb_apply(acc, &p->rq, mode, zp);
             qp += 16;
             if (++p == end) { /* the pixel's last channels (c <= 16: every vector) */
                 p = blk;
                 qp += step;
             }
         }
-        /* saturating packs keep every value outside int8 outside it, so the clamp after
-         * them is exact; the packs interleave lanes, which `order` undoes */
-        __m512i b = _mm512_packs_epi16(_mm512_packs_epi32(y[0], y[1]), _mm512_packs_epi32(y[2], y[3]));
-        b = _mm512_min_epi8(_mm512_max_epi8(_mm512_permutexvar_epi32(order, b), lo), hi);
+        const __m512i b = x5_pack4_clamp(y, lo, hi);
         if (total - f >= 64) {
             _mm512_storeu_si512(dst + f, b);
         } else {
@@ -1874,13 +1962,16 @@ X5 static void x5q_row(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t ox
     x5q_build(qbuf, (int32_t)x5q_elements(ox1 - ox0, c, sw), rows,
               ((ptrdiff_t)ox0 * sw - op->pad_left) * c, len, (int8_t)q->input_zp);
 
+    /* the usual modes compiled apart; the rest test the mode's bits per vector */
     const int mode = ((const x5_state *)ex->state)->q_mode;
-    if (mode == X5Q_HIGH) {
-        x5q_compute(op, blk, qbuf, total, dst, X5Q_HIGH);
-    } else if (mode == X5Q_LEFT) {
-        x5q_compute(op, blk, qbuf, total, dst, X5Q_LEFT);
+    if (mode == X5R_USUAL) {
+        x5q_compute(op, blk, qbuf, total, dst, X5R_USUAL);
+    } else if (mode == (X5R_NEG | X5R_LEFT | X5R_ZP)) {
+        x5q_compute(op, blk, qbuf, total, dst, X5R_NEG | X5R_LEFT | X5R_ZP);
+    } else if (mode == (X5R_HIGH | X5R_ZP)) {
+        x5q_compute(op, blk, qbuf, total, dst, X5R_HIGH | X5R_ZP);
     } else {
-        x5q_compute(op, blk, qbuf, total, dst, X5Q_ANY);
+        x5q_compute(op, blk, qbuf, total, dst, mode);
     }
 }
 
@@ -1890,6 +1981,10 @@ X5 void ps_conv_run_avx512(const ps_conv_op *op, const ps_conv_job *job)
 {
     int8_t wpack[X5_PACK_BYTES] __attribute__((aligned(64)));
     int32_t cst[X5_MAX_CHUNK] __attribute__((aligned(64)));
+    union { /* per chunk: the depthwise paths' channel arrays, or the GEMM's requantization */
+        int32_t dw[5][X5_MAX_CHUNK];
+        x5_rqb gemm[X5_MAX_CHUNK / 16];
+    } chan __attribute__((aligned(64)));
     x5_state st;
     memset(&st, 0, sizeof st);
     st.avg_count = -1;
@@ -1901,17 +1996,14 @@ X5 void ps_conv_run_avx512(const ps_conv_op *op, const ps_conv_job *job)
             ps_conv_run_portable(op, job);
             return;
         }
-        int32_t cst_fold[X5_MAX_CHUNK] __attribute__((aligned(64)));
-        int32_t rq[3][X5_MAX_CHUNK] __attribute__((aligned(64)));
         const int32_t c = op->out_c;
-        st.rq_mult = rq[0];
-        st.rq_a = rq[1];
-        st.rq_b = rq[2];
+        st.rq_mult = chan.dw[0];
+        st.rq_a = chan.dw[1];
+        st.rq_b = chan.dw[2];
         st.cc_max = cc_max < X5_MAX_CHUNK ? cc_max : X5_MAX_CHUNK;
         st.w32 = (int32_t *)(void *)wpack;
-        st.cst_fold = cst_fold;
-        int32_t in_idx[X5_MAX_CHUNK] __attribute__((aligned(64)));
-        st.in_idx = in_idx;
+        st.cst_fold = chan.dw[3];
+        st.in_idx = chan.dw[4];
         st.group = (op->depth_multiplier == 1 && op->stride_w == 1 &&
                     (c == 1 || c == 2 || c == 4 || c == 8)) ? 16 / c : 1;
         if (job->pool == NULL && x5q_applies(op)) {
@@ -1938,6 +2030,7 @@ X5 void ps_conv_run_avx512(const ps_conv_op *op, const ps_conv_job *job)
     }
     int32_t cc_max = (int32_t)(X5_PACK_BYTES / (16 * (size_t)st.kpad)) * 16;
     st.cc_max = cc_max < X5_MAX_CHUNK ? cc_max : X5_MAX_CHUNK;
+    st.rqb = chan.gemm;
     st.wpack = wpack;
     st.patch = patch;
     st.group = x5_few_group(op->out_c, st.kpad);

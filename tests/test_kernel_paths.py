@@ -12,7 +12,9 @@ against `pyshrink.reference`:
   several chunks (packed weights larger than the stack buffer) and the fall-back past it;
   pixel counts that leave partial blocks (of 8 pixels, split in 4s above 2 vectors of
   channels; of 4 past 1024 bytes of receptive field); avx512's spans (a block's kernel
-  rows gathered once, where quads do not straddle two of them) and their padding;
+  rows gathered once, where quads do not straddle two of them) and their padding; the
+  requantization's modes (avx512 picks one per chunk of channels from their shifts: a
+  hypothesis test at their boundaries);
 - depthwise: 1, 2, 4, 8 channels with stride 1 (several pixels per vector), depth
   multipliers > 1, interior and border pixels, stride 2, dilation, big kernels; 3x3
   undilated with multiplier 1 (avx512's column quads: a hypothesis test over its geometry,
@@ -281,6 +283,68 @@ def test_depthwise_3x3_column_quads(case: Any, near_zero: bool, data: st.DataObj
         shift[data.draw(st.integers(0, channels - 1))] = top
         case.kwargs["shift"] = shift
     assert_matches_reference_on_every_path(case)
+
+
+#: avx512's GEMM-kind requantization (x5_rqb: one 64-bit step per half, its mode chosen per
+#: chunk of output channels from their shifts): the GEMM (64 channels packed to bytes at once,
+#: a vector alone, two chunks), the few-channel GEMM, the GEMV (<= 4 pixels) and the fused
+#: windows summing their results
+REQUANT_LAYERS = [
+    # id, op, x shape, w shape, geometry
+    ("gemm_c70", "conv2d", (1, 4, 5, 3), (70, 3, 3, 3), {}),
+    ("gemm_pw_c40", "pointwise_conv2d", (1, 3, 3, 8), (40, 8), {}),
+    ("gemm_chunks_c40", "pointwise_conv2d", (1, 2, 3, 1024), (40, 1024), {}),  # chunks of 32 + 8
+    ("few_c6", "conv2d", (1, 5, 6, 2), (6, 3, 3, 2), dict(padding="same")),
+    ("gemv_fc_c20", "fully_connected", (3, 24), (20, 24), {}),
+    ("gemv_pw_c70", "pointwise_conv2d", (1, 1, 2, 8), (70, 8), {}),
+    ("gemm_fused_c20", "conv2d_avgpool", (1, 4, 6, 3), (20, 3, 3, 3), dict(pool=2)),
+    ("few_fused_c5", "conv2d_avgpool", (1, 6, 6, 2), (5, 3, 3, 2), dict(pool=2)),
+]
+
+
+@pytest.mark.parametrize("layer", REQUANT_LAYERS, ids=lambda c: c[0])
+@given(data=st.data())
+def test_gemm_requantization_modes(layer: tuple, data: st.DataObject) -> None:
+    """Shifts at the boundaries where avx512 picks its GEMM requantization (every shift < 0;
+    one 0; one > 0; one < -24; double or single rounding): the largest shift -31, -25..-23,
+    -2..2 or 30, the others up to 2 below it (or anywhere in [-31, it]); multipliers 0, 2**30,
+    2**31 - 1 or any; accumulators near zero (outputs not all saturated) or anywhere in int32
+    (biases at the accumulator bound, so that left shifts wrap); any output zero point and
+    activation range. Every path == reference."""
+    name, op, x_shape, w_shape, geometry = layer
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    channels = w_shape[0]
+    input_zp = data.draw(st.sampled_from([-128, -3, 0, 5, 127]), label="input_zp")
+    if data.draw(st.booleans(), label="large accumulators"):
+        x = rng.choice(np.array([-128, 127], np.int8), x_shape)
+        w = rng.choice(np.array([-128, 127, -1, 0, 1], np.int8), w_shape)
+        abs_sum = np.abs(w.reshape(channels, -1).astype(np.int64)).sum(axis=1)
+        allowed = INT32_MAX - abs_sum * max(127 - input_zp, input_zp + 128)
+        bias = (allowed - rng.integers(0, 3, channels)) * rng.choice([-1, 1], channels)
+    else:
+        x = np.clip(input_zp + rng.integers(-3, 4, x_shape), -128, 127).astype(np.int8)
+        w = rng.integers(-1, 2, w_shape).astype(np.int8)
+        bias = rng.integers(-40, 41, channels)
+    top = data.draw(st.sampled_from([-31, -25, -24, -23, -2, -1, 0, 1, 2, 30]), label="largest shift")
+    if data.draw(st.integers(0, 3), label="shift spread") == 0:
+        shift = rng.integers(-31, top + 1, channels)
+    else:
+        shift = np.maximum(top - rng.integers(0, 3, channels), -31)
+    shift[rng.integers(0, channels)] = top
+    mult = rng.integers(2**30, 2**31, channels)
+    special = rng.random(channels)
+    mult[special < 0.15] = 0
+    mult[(special >= 0.15) & (special < 0.3)] = 2**30
+    mult[(special >= 0.3) & (special < 0.45)] = INT32_MAX
+    act_min, act_max = sorted(data.draw(st.tuples(st.integers(-128, 127), st.integers(-128, 127)), label="act"))
+    if data.draw(st.booleans(), label="full activation range"):
+        act_min, act_max = -128, 127
+    kw = dict(bias=bias.astype(np.int32), input_zp=input_zp,
+              output_zp=data.draw(st.sampled_from([-128, -1, 0, 3, 127]) | st.integers(-128, 127), label="output_zp"),
+              multiplier=mult.astype(np.int32), shift=shift.astype(np.int32), act_min=act_min, act_max=act_max,
+              requant=data.draw(st.sampled_from(["double", "single"]), label="requant"), **geometry)
+    for path in available_paths():
+        _check(op, x, w, dict(kw), path)
 
 
 FUSED_CASES = [
