@@ -711,12 +711,13 @@ typedef struct {
     int first;
     const x5_avg *avg;
     int8_t *out;
+    size_t out_stride; /* G > 1 (x5_tile_out): window g's averages go to out + g * out_stride */
 } x5_sums;
 
 /* The tile's requantization (mode: x5_rqb_apply's) and its stores or window sums. */
 X5I void x5_tile_out(const ps_quant_params *q, const x5_state *st, int32_t vb, int32_t lanes,
                      const __m512i acc[X5_PIXELS][4], int8_t *const *dsts, const x5_sums *sums, const int P,
-                     const int NV, const int mode)
+                     const int NV, const int mode, const int G)
 {
     const x5_rqb *rqb = st->rqb + vb;
     const __m512i zp = _mm512_set1_epi32(q->output_zp);
@@ -733,6 +734,21 @@ X5I void x5_tile_out(const ps_quant_params *q, const x5_state *st, int32_t vb, i
         return;
     }
     const __m512i lo = _mm512_set1_epi32(q->act_min), hi = _mm512_set1_epi32(q->act_max);
+    if (G > 1) { /* G whole windows of P / G pixels each (x5_pooled_pairs): averaged at once */
+        for (int v = 0; v < NV; v++) {
+            const __mmask16 m = x5_lanes(lanes - v * 16);
+            for (int g = 0; g < G; g++) {
+                __m512i total = _mm512_setzero_si512();
+                for (int p = g * (P / G); p < (g + 1) * (P / G); p++) {
+                    total = _mm512_add_epi32(
+                        total, _mm512_min_epi32(_mm512_max_epi32(x5_rqb_apply(acc[p][v], rqb + v, mode, zp), lo), hi));
+                }
+                _mm512_mask_cvtepi32_storeu_epi8(sums->out + (size_t)g * sums->out_stride + (vb + v) * 16, m,
+                                                 x5_avg_apply(sums->avg, total));
+            }
+        }
+        return;
+    }
     for (int v = 0; v < NV; v++) {
         __mmask16 m = x5_lanes(lanes - v * 16);
         __m512i total = _mm512_setzero_si512();
@@ -782,7 +798,7 @@ X5I void x5_tile_out(const ps_quant_params *q, const x5_state *st, int32_t vb, i
  * pixels' results are added to the chunk's channel sums instead. */
 X5I void x5_tile(const ps_conv_op *op, const x5_state *st, int32_t vb, int32_t lanes,
                  const x5_fields *f, int8_t *const *dsts,
-                 const x5_sums *sums, const int P, const int NV)
+                 const x5_sums *sums, const int P, const int NV, const int G)
 {
     const ps_quant_params *q = op->quant;
     const size_t qstride = (size_t)st->nvec * 64;
@@ -808,15 +824,15 @@ X5I void x5_tile(const ps_conv_op *op, const x5_state *st, int32_t vb, int32_t l
         {a00, a01, a02, a03}, {a10, a11, a12, a13}, {a20, a21, a22, a23}, {a30, a31, a32, a33},
         {a40, a41, a42, a43}, {a50, a51, a52, a53}, {a60, a61, a62, a63}, {a70, a71, a72, a73}};
     if (st->q_mode == X5R_USUAL) { /* compiled apart */
-        x5_tile_out(q, st, vb, lanes, acc, dsts, sums, P, NV, X5R_USUAL);
+        x5_tile_out(q, st, vb, lanes, acc, dsts, sums, P, NV, X5R_USUAL, G);
     } else {
-        x5_tile_out(q, st, vb, lanes, acc, dsts, sums, P, NV, st->q_mode);
+        x5_tile_out(q, st, vb, lanes, acc, dsts, sums, P, NV, st->q_mode, G);
     }
 }
 
 #define X5_TILE_CASE(P, NV)                                                                   \
     case (P)*8 + (NV):                                                                        \
-        x5_tile(op, st, vb, lanes, f, d, s, P, NV);                                           \
+        x5_tile(op, st, vb, lanes, f, d, s, P, NV, 1);                                        \
         break;
 
 /* Pixels per block: 8, or 4 where 8 receptive fields would not fit X5_PATCH_BYTES. */
@@ -1009,6 +1025,27 @@ X5 static void x5_gemv(const ps_conv_op *op, int32_t pixels, uint8_t *xs, int8_t
 /* The fused window: its pixels in row-major order, 4 at a time across its rows. */
 #define X5_WINDOW_ROWS 4 /* window rows whose x5_rowctx are kept across a pooled row */
 
+/* Two horizontally adjacent windows of W = P / 2 pixels each (W <= 4) as one block of P
+ * fields (window 0's, then window 1's, each row-major): one tile, 2 * W accumulator
+ * chains per vector, each window's requantized pixels summed and averaged apart
+ * (x5_tile_out, G = 2). At most 2 vectors of channels (so P = 8 fits the 16 accumulators). */
+#define X5_PAIR_CASE(P, NV)                                                                   \
+    case (P)*8 + (NV):                                                                        \
+        x5_tile(ex->op, st, 0, cc, f, NULL, to, P, NV, 2);                                    \
+        break;
+
+X5I void x5_pair_block(const ps_conv_exec *ex, int P, const x5_fields *f, const x5_sums *to)
+{
+    const x5_state *st = (const x5_state *)ex->state;
+    const int32_t cc = ex->oc1 - ex->oc0;
+    switch (P * 8 + st->nvec) {
+        X5_PAIR_CASE(2, 1) X5_PAIR_CASE(4, 1) X5_PAIR_CASE(6, 1) X5_PAIR_CASE(8, 1)
+        X5_PAIR_CASE(2, 2) X5_PAIR_CASE(4, 2) X5_PAIR_CASE(6, 2) X5_PAIR_CASE(8, 2)
+    default:
+        break;
+    }
+}
+
 X5 static void x5_gemm_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1,
                                   const ps_pool_params *pool, int32_t pooled_w, int8_t *tile,
                                   int32_t *sums, int8_t *out, int32_t out_stride)
@@ -1025,10 +1062,42 @@ X5 static void x5_gemm_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0,
     for (int32_t j = 0; keep && j < y1 - y0; j++) {
         x5_rowctx_init(&rcs[j], op, n, y0 + j);
     }
+    /* windows in pairs (x5_pair_block) where their fields are built in registers and two
+     * windows' pixels fit one block of 8 */
+    const int pairs = keep && st->nvec <= 2 && (y1 - y0) * pool->pool_w <= X5_PIXELS / 2;
     for (int32_t px = 0; px < pooled_w; px++, out += out_stride) {
         int32_t x0, x1;
         ps_pool_window(px, pool->stride_w, pool->pad_left, pool->pool_w, op->out_w, &x0, &x1);
         const int32_t pixels = (y1 - y0) * (x1 - x0);
+        if (pairs && px + 1 < pooled_w) {
+            int32_t xb0, xb1;
+            ps_pool_window(px + 1, pool->stride_w, pool->pad_left, pool->pool_w, op->out_w, &xb0, &xb1);
+            if (xb1 - xb0 == x1 - x0) { /* the same count: one average for both */
+                if (pixels != st->avg_count) {
+                    st->avg_ok = x5_avg_init(&st->avg, pixels, pool);
+                    st->avg_count = pixels;
+                }
+                if (st->avg_ok) {
+                    int p = 0;
+                    for (int32_t j = 0; j < y1 - y0; j++) {
+                        for (int32_t x = x0; x < x1; x++, p++) {
+                            _mm512_store_si512(st->patch + (size_t)p * 64, x5_patch_reg(op, &rcs[j], x));
+                        }
+                    }
+                    for (int32_t j = 0; j < y1 - y0; j++) {
+                        for (int32_t x = xb0; x < xb1; x++, p++) {
+                            _mm512_store_si512(st->patch + (size_t)p * 64, x5_patch_reg(op, &rcs[j], x));
+                        }
+                    }
+                    const x5_sums to = {sums, 1, &st->avg, out, (size_t)out_stride};
+                    const x5_fields f = x5_patch_fields(st);
+                    x5_pair_block(ex, p, &f, &to);
+                    px++;
+                    out += out_stride;
+                    continue;
+                }
+            }
+        }
         if (pixels != st->avg_count) { /* the count of the previous window, mostly */
             st->avg_ok = x5_avg_init(&st->avg, pixels, pool);
             st->avg_count = pixels;
