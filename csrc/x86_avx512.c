@@ -734,11 +734,14 @@ X5I void x5_tile_out(const ps_quant_params *q, const x5_state *st, int32_t vb, i
         return;
     }
     const __m512i lo = _mm512_set1_epi32(q->act_min), hi = _mm512_set1_epi32(q->act_max);
-    if (G > 1) { /* G whole windows of P / G pixels each (x5_pooled_pairs): averaged at once */
+    if (G > 1) { /* G whole windows of P / G pixels each (x5_pair_block): averaged at once */
+#pragma GCC unroll 4
         for (int v = 0; v < NV; v++) {
             const __mmask16 m = x5_lanes(lanes - v * 16);
+#pragma GCC unroll 8
             for (int g = 0; g < G; g++) {
                 __m512i total = _mm512_setzero_si512();
+#pragma GCC unroll 8
                 for (int p = g * (P / G); p < (g + 1) * (P / G); p++) {
                     total = _mm512_add_epi32(
                         total, _mm512_min_epi32(_mm512_max_epi32(x5_rqb_apply(acc[p][v], rqb + v, mode, zp), lo), hi));
