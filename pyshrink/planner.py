@@ -127,6 +127,12 @@ def _units(todo: list[Buffer], inplace: tuple[InPlace, ...]) -> list[list[tuple[
             raise ValueError(f"buffer {r.input!r} or {r.output!r} is in two in-place relations")
         below[r.input] = r
         outputs.add(r.output)
+    for r in inplace:
+        # A chain through a buffer written and last read at one step would put its two
+        # neighbours, alive together at that step, over each other.
+        if r.input in outputs and by_key[r.input].first == by_key[r.input].last:
+            raise ValueError(f"buffer {r.input!r} is written and last read at the same step: it cannot "
+                             f"be an in-place output and an in-place input")
     units, covered = [], 0
     for head in todo:
         if head.key in outputs:

@@ -221,8 +221,13 @@ def test_planner_places_in_place_pairs_at_their_offset(specs: list[tuple[int, in
     and plan_inplace never gives a larger arena than planning without them."""
     buffers = [planner.Buffer(i, size, first, first + length) for i, (size, first, length) in enumerate(specs)]
     relations, sources, targets = [], set(), set()
+
+    def one_step(k: int) -> bool:  # written and last read at one step: no chain may pass through it
+        return buffers[k].first == buffers[k].last
+
     for i, j, words in picks:  # lower index -> higher index: no cycles
-        if i < j < len(buffers) and buffers[i].last == buffers[j].first and i not in sources and j not in targets:
+        if (i < j < len(buffers) and buffers[i].last == buffers[j].first and i not in sources and j not in targets
+                and not (i in targets and one_step(i)) and not (j in sources and one_step(j))):
             relations.append(planner.InPlace(j, i, 4 * words))
             sources.add(i)
             targets.add(j)
@@ -240,6 +245,10 @@ def test_planner_places_in_place_pairs_at_their_offset(specs: list[tuple[int, in
 
 def test_planner_rejects_bad_in_place_pairs() -> None:
     a, b = planner.Buffer("a", 64, 0, 1), planner.Buffer("b", 64, 1, 2)
+    # a chain through a buffer written and last read at step 0: "a" and "c" would share bytes at step 0
+    chain = [planner.Buffer(k, 4, 0, 0) for k in "abc"]
+    with pytest.raises(ValueError, match="same step"):
+        planner.plan(chain, 1, inplace=[planner.InPlace("b", "a", 0), planner.InPlace("c", "b", 0)])
     with pytest.raises(ValueError, match="last read"):
         planner.plan([a, planner.Buffer("b", 64, 2, 3)], 4, inplace=[planner.InPlace("b", "a", 8)])
     with pytest.raises(ValueError, match="multiple of 4"):
