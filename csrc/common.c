@@ -214,7 +214,9 @@ ps_status ps_check_accumulator_path(ps_kernel_path path, const int8_t *filter, i
 {
     /* |x - input_zp| over all int8 x */
     int64_t max_x = 127 - input_zp > input_zp + 128 ? 127 - input_zp : input_zp + 128;
-    const int64_t worst = ps_smul64(max_x * 128, taps); /* max_x * sum |w| for any weights */
+    /* max_x * sum |w| for any weights; from 2^17 taps on (max_x >= 128) it exceeds int32
+     * anyway, so below that a 32-bit product (< 2^32) does, with no 64-bit multiply */
+    const int64_t worst = taps < (INT32_C(1) << 17) ? (int64_t)((uint32_t)max_x * 128u * (uint32_t)taps) : INT64_C(1) << 40;
     const int simd = (path == PS_PATH_AVX512 || path == PS_PATH_AVX2) && taps < PS_ACC_TAPS;
     if (tap_step == 1) { /* conv2d / pointwise: each channel's taps are contiguous */
         for (int32_t oc = 0; oc < channels; oc++) {
