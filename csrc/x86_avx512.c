@@ -80,6 +80,13 @@ typedef struct {
     int32_t few_idx[16]; /* GEMM few: lane l's dword of quad 0 in a vector's two patch registers */
     int8_t few_perm[64]; /* GEMM few: byte p of a patch register (slot s, rf byte t), taken from a
                             kernel row's input bytes starting at slot 0's: s * stride_w * C + t % (KW * C) */
+    /* GEMM few, fused windows with VPERMB straight from the input rows (x5_few_pooled_direct):
+     * lane l's bytes of quad i's vector are few_pofs[l] + few_qtr[i] (bytes b of the
+     * dword: pixel offset + rf byte 4i + b within its kernel row), taken from kernel row
+     * few_qky[i][b]'s window (few_qmix[i]: not all four bytes from kernel row few_qky[i][0]) */
+    int32_t few_direct, few_vbmi;
+    int32_t few_pofs[16], few_qtr[16], few_qmix; /* few_qmix: bit i */
+    int8_t few_qky[16][4];
     int32_t avg_count, avg_ok;        /* fused window: the count avg was made for */
     int32_t q_mode;                   /* GEMM, column quads: x5_rqb_apply's mode for the chunk */
     x5_avg avg;
@@ -1167,39 +1174,72 @@ X5 static int32_t x5_few_prepare(ps_conv_exec *ex, int32_t oc0)
     x5_state *st = (x5_state *)ex->state;
     const int32_t end = x5_gemm_prepare(ex, oc0); /* one chunk: cc <= 8 */
     const int32_t cc = ex->oc1 - ex->oc0, g = st->group, half = g / 2;
+    const int32_t row_len = op->kernel_w * op->in_c, step = op->stride_w * op->in_c;
     const __mmask16 m = x5_lanes(g * cc);
-    int32_t rep[16];
-    /* lane l: channel ci of the pixel whose quad 0 is dword s of the register pair (pixel
-     * j: register j / half, dword (j % half) * 16 / half); no divisions, this runs per call */
-    for (int32_t l = 0, s = 0, ci = 0; l < 16; l++) {
-        const int live = l < g * cc;
-        rep[l] = ci;
-        st->pk_mult[l] = live ? op->quant->multiplier[oc0 + ci] : 0;
-        st->pk_shift[l] = live ? op->quant->shift[oc0 + ci] : 0;
-        st->few_idx[l] = live ? s : 0;
-        if (++ci == cc) {
-            ci = 0;
-            s += s % 16 + 16 / half < 16 ? 16 / half : 16 - s % 16; /* the next slot */
-        }
+    /* lane l: channel rep = l - p * cc of pixel p = l / cc (counted by compares: no
+     * divisions, this runs per call) */
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i one = _mm512_set1_epi32(1);
+    __m512i pix = _mm512_setzero_si512();
+    for (int32_t j = 1; j < g; j++) {
+        pix = _mm512_mask_add_epi32(pix, _mm512_cmpge_epi32_mask(iota, _mm512_set1_epi32(j * cc)), pix, one);
     }
-    const int32_t slot = 64 / half, row_len = op->kernel_w * op->in_c;
-    for (int32_t s = 0; s < half; s++) {
-        for (int32_t t = 0, tr = 0; t < slot; t++) { /* tr = t % row_len */
-            st->few_perm[s * slot + t] = (int8_t)(t < st->k ? s * op->stride_w * op->in_c + tr : 0);
-            if (++tr == row_len) {
-                tr = 0;
+    const __m512i idx = _mm512_sub_epi32(iota, _mm512_mullo_epi32(pix, _mm512_set1_epi32(cc)));
+    const __mmask16 chans = x5_lanes(cc);
+    const __m512i mult = _mm512_maskz_permutexvar_epi32(
+        m, idx, _mm512_maskz_loadu_epi32(chans, op->quant->multiplier + oc0));
+    const __m512i shift = _mm512_maskz_permutexvar_epi32(
+        m, idx, _mm512_maskz_loadu_epi32(chans, op->quant->shift + oc0));
+    if (st->few_direct) {
+        /* lane l's bytes: pixel p's offset p * step in its kernel rows' windows */
+        _mm512_storeu_si512(st->few_pofs,
+                            _mm512_maskz_mullo_epi32(m, _mm512_and_si512(_mm512_mullo_epi32(pix, _mm512_set1_epi32(step)),
+                                                                         _mm512_set1_epi32(0xFF)),
+                                                     _mm512_set1_epi32(0x01010101)));
+        /* rf byte t (< kpad <= 64): kernel row ky = t / row_len, tr = t % row_len; bytes from
+         * k on: tr 0 and the kernel row of their quad's byte 0 (their weights are 0) */
+        const __m512i t = _mm512_setr_epi32(0x03020100, 0x07060504, 0x0B0A0908, 0x0F0E0D0C,
+                                            0x13121110, 0x17161514, 0x1B1A1918, 0x1F1E1D1C,
+                                            0x23222120, 0x27262524, 0x2B2A2928, 0x2F2E2D2C,
+                                            0x33323130, 0x37363534, 0x3B3A3938, 0x3F3E3D3C);
+        const __m512i one8 = _mm512_set1_epi8(1), len = _mm512_set1_epi8((char)row_len);
+        __m512i ky = _mm512_setzero_si512(), tr = t;
+        for (int32_t j = 1; j < op->kernel_h; j++) { /* k = kernel_h * row_len <= 64 */
+            const __mmask64 past = _mm512_cmpge_epu8_mask(t, _mm512_set1_epi8((char)(j * row_len)));
+            ky = _mm512_mask_add_epi8(ky, past, ky, one8);
+            tr = _mm512_mask_sub_epi8(tr, past, tr, len);
+        }
+        const __mmask64 tail = _mm512_cmpge_epu8_mask(t, _mm512_set1_epi8((char)st->k));
+        const __m512i ky0 = _mm512_mullo_epi32(_mm512_and_si512(ky, _mm512_set1_epi32(0xFF)),
+                                               _mm512_set1_epi32(0x01010101));
+        ky = _mm512_mask_mov_epi8(ky, tail, ky0);
+        _mm512_storeu_si512(st->few_qtr, _mm512_maskz_mov_epi8(~tail, tr));
+        _mm512_storeu_si512(st->few_qky, ky);
+        st->few_qmix = (int32_t)(_mm512_cmpneq_epi32_mask(ky, ky0) & x5_lanes(st->kpad / 4));
+    } else {
+        /* pixel p's quad 0: register p / half, dword (p % half) * 16 / half */
+        const int32_t lh = half == 4 ? 2 : half - 1;
+        const __m512i sidx = _mm512_add_epi32(
+            _mm512_slli_epi32(_mm512_srli_epi32(pix, (unsigned)lh), 4),
+            _mm512_sllv_epi32(_mm512_and_si512(pix, _mm512_set1_epi32(half - 1)), _mm512_set1_epi32(4 - lh)));
+        _mm512_storeu_si512(st->few_idx, _mm512_maskz_mov_epi32(m, sidx));
+        const int32_t slot = 64 / half;
+        for (int32_t s = 0; st->few_vbmi && s < half; s++) { /* for x5_few_win_regs */
+            for (int32_t t = 0, tr = 0; t < slot; t++) { /* tr = t % row_len */
+                st->few_perm[s * slot + t] = (int8_t)(t < st->k ? s * step + tr : 0);
+                if (++tr == row_len) {
+                    tr = 0;
+                }
             }
         }
     }
-    const __m512i idx = _mm512_loadu_si512(rep);
     for (int32_t i = 0; i < st->kpad / 4; i++) {
         int8_t *w = st->wpack + (size_t)i * 64;
         _mm512_store_si512(w, _mm512_maskz_permutexvar_epi32(m, idx, _mm512_load_si512(w)));
     }
     _mm512_storeu_si512(st->cst, _mm512_maskz_permutexvar_epi32(m, idx, _mm512_loadu_si512(st->cst)));
     /* the same channels as x5_gemm_prepare's block 0 (lane l < cc: channel l), so its mode holds */
-    x5_rqb_init(&st->rqb[0], op->quant, _mm512_loadu_si512(st->pk_mult), _mm512_loadu_si512(st->pk_shift),
-                st->q_mode);
+    x5_rqb_init(&st->rqb[0], op->quant, mult, shift, st->q_mode);
     return end;
 }
 
@@ -1608,6 +1648,144 @@ X5 static void x5_few_pooled_row_vbmi(const ps_conv_exec *ex, int32_t n, int32_t
         x5_gemm_pooled_row(ex, n, y0, y1, pool, pooled_w, tile, sums, out, out_stride);
     } else {
         x5_few_pooled_vbmi(ex, n, y0, y1, pool, pooled_w, tile, sums, out, out_stride);
+    }
+}
+
+/* The fused window with VBMI where every window fits a vector row (pool_w <= g and the
+ * window's bytes of a kernel row, (pool_w - 1) * stride_w * C + KW * C, at most 64): per
+ * window, each conv row's kernel rows are loaded once (64 bytes from the window's first
+ * input column; columns and rows outside the input: input_zp) and every quad's vector of
+ * the window row's pixels is one VPERMB of a kernel row's bytes (st->few_qtr), with no
+ * receptive field built first. NB vectors: (window, conv row) pairs, b = w * ny + j. */
+X5VI void x5_fd_block(const x5_state *st, const __m512i (*win)[X5_FEW_ROWS], __m512i pofs,
+                      const x5_frq *r, __m512i *y, const int NB, const int MIX)
+{
+    const int32_t kq = st->kpad / 4;
+    const int8_t *w = st->wpack;
+    __m512i acc[X5_FEW_VECTORS];
+    for (int b = 0; b < NB; b++) {
+        acc[b] = _mm512_loadu_si512(st->cst);
+    }
+    for (int32_t i = 0; i < kq; i++, w += 64) {
+        const __m512i idx = _mm512_add_epi8(pofs, _mm512_set1_epi32(st->few_qtr[i]));
+        const __m512i wv = _mm512_load_si512(w);
+        const int32_t ky = st->few_qky[i][0];
+        for (int b = 0; b < NB; b++) {
+            __m512i v = _mm512_permutexvar_epi8(idx, win[b][ky]);
+            if (MIX && (st->few_qmix >> i & 1)) { /* a quad across kernel rows (KW * C not a multiple of 4) */
+                for (int e = 1; e < 4; e++) {
+                    const int32_t kb = st->few_qky[i][e];
+                    if (kb != ky) {
+                        v = _mm512_mask_permutexvar_epi8(v, UINT64_C(0x1111111111111111) << e, idx,
+                                                         win[b][kb]);
+                    }
+                }
+            }
+            acc[b] = _mm512_dpbusd_epi32(acc[b], v, wv);
+        }
+    }
+    if (r->mode == X5R_USUAL) { /* compiled apart */
+        for (int b = 0; b < NB; b++) {
+            y[b] = x5_few_requant(acc[b], r, X5R_USUAL);
+        }
+    } else {
+        for (int b = 0; b < NB; b++) {
+            y[b] = x5_few_requant(acc[b], r, r->mode);
+        }
+    }
+}
+
+X5V static __attribute__((noinline)) void x5_few_pooled_direct(
+    const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1, const ps_pool_params *pool,
+    int32_t pooled_w, int32_t *sums, int8_t *out, int32_t out_stride)
+{
+    x5_state *st = (x5_state *)ex->state;
+    const ps_conv_op *op = ex->op;
+    const int32_t cc = ex->oc1 - ex->oc0, c = op->in_c, ny = y1 - y0, kh = op->kernel_h;
+    const int8_t *image = op->input + (size_t)n * op->in_h * op->in_w * c;
+    const x5_frq r = x5_frq_load(op->quant, st);
+    const __m512i pofs = _mm512_loadu_si512(st->few_pofs);
+    const __m512i raw = _mm512_set1_epi8((char)op->quant->input_zp);
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    const __m512i fill = _mm512_xor_si512(raw, flip); /* padding taps as u8 */
+    const int8_t *rows[X5_FEW_POOL_ROWS][X5_FEW_ROWS]; /* NULL: outside the input */
+    __m512i win[2 * X5_FEW_POOL_ROWS][X5_FEW_ROWS];
+    const int mix = st->few_qmix != 0; /* any quad across kernel rows */
+    for (int32_t j = 0; j < ny; j++) {
+        const int32_t iy0 = (y0 + j) * op->stride_h - op->pad_top;
+        for (int32_t ky = 0; ky < kh; ky++) {
+            const int32_t iy = iy0 + ky * op->dilation_h;
+            rows[j][ky] = iy >= 0 && iy < op->in_h ? image + (size_t)iy * op->in_w * c : NULL;
+        }
+    }
+    for (int32_t px = 0; px < pooled_w;) {
+        const int nw = pooled_w - px >= 2 ? 2 : 1;
+        int32_t wx[2];
+        for (int w = 0; w < nw; w++) {
+            int32_t x0, x1;
+            ps_pool_window(px + w, pool->stride_w, pool->pad_left, pool->pool_w, op->out_w, &x0,
+                           &x1);
+            wx[w] = x1 - x0;
+            const int32_t ix = x0 * op->stride_w - op->pad_left;
+            const int32_t lo = ix < 0 ? -ix * c : 0;
+            const int32_t hi = (op->in_w - ix) * c < 64 ? (op->in_w - ix) * c : 64;
+            /* only the masked bytes are read (and can fault): the address may lie before the row */
+            const __mmask64 inside = hi > lo ? x5_bytes(lo, hi - lo) : 0;
+            for (int32_t j = 0; j < ny; j++) {
+                for (int32_t ky = 0; ky < kh; ky++) {
+                    win[w * ny + j][ky] =
+                        rows[j][ky] == NULL
+                            ? fill
+                            : _mm512_xor_si512(
+                                  _mm512_mask_loadu_epi8(raw, inside,
+                                                         (const void *)((uintptr_t)rows[j][ky] +
+                                                                        (uintptr_t)((ptrdiff_t)ix * c))),
+                                  flip);
+                }
+            }
+        }
+        __m512i yv[X5_FEW_VECTORS];
+        const __m512i(*wins)[X5_FEW_ROWS] = (const __m512i(*)[X5_FEW_ROWS])win;
+        switch (nw * ny + 8 * mix) {
+        case 1:
+            x5_fd_block(st, wins, pofs, &r, yv, 1, 0);
+            break;
+        case 2:
+            x5_fd_block(st, wins, pofs, &r, yv, 2, 0);
+            break;
+        case 4:
+            x5_fd_block(st, wins, pofs, &r, yv, 4, 0);
+            break;
+        case 9:
+            x5_fd_block(st, wins, pofs, &r, yv, 1, 1);
+            break;
+        case 10:
+            x5_fd_block(st, wins, pofs, &r, yv, 2, 1);
+            break;
+        default:
+            x5_fd_block(st, wins, pofs, &r, yv, 4, 1);
+            break;
+        }
+        for (int w = 0; w < nw; w++, out += out_stride) {
+            const __mmask16 m = x5_lanes(wx[w] * cc);
+            __m512i total = _mm512_setzero_si512();
+            for (int32_t j = 0; j < ny; j++) {
+                total = _mm512_mask_add_epi32(total, m, total, yv[w * ny + j]);
+            }
+            x5_few_finish(st, total, cc, ny * wx[w], pool, sums, out);
+        }
+        px += nw;
+    }
+}
+
+X5 static void x5_few_pooled_row_direct(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1,
+                                        const ps_pool_params *pool, int32_t pooled_w, int8_t *tile,
+                                        int32_t *sums, int8_t *out, int32_t out_stride)
+{
+    if (y1 - y0 > X5_FEW_POOL_ROWS) {
+        x5_gemm_pooled_row(ex, n, y0, y1, pool, pooled_w, tile, sums, out, out_stride);
+    } else {
+        x5_few_pooled_direct(ex, n, y0, y1, pool, pooled_w, sums, out, out_stride);
     }
 }
 
@@ -2112,8 +2290,15 @@ X5 void ps_conv_run_avx512(const ps_conv_op *op, const ps_conv_job *job)
          * CPUs without VBMI, build every receptive field by masked loads */
         const int vbmi = __builtin_cpu_supports("avx512vbmi") && op->kind != PS_KIND_POINTWISE &&
                          op->dilation_w == 1 && op->kernel_h <= X5_FEW_ROWS;
+        /* fused windows that each fit a vector row: x5_few_pooled_direct */
+        st.few_vbmi = vbmi;
+        st.few_direct = vbmi && job->pool != NULL && job->pool->stride_h >= job->pool->pool_h &&
+                        job->pool->stride_w >= job->pool->pool_w && job->pool->pool_w <= st.group &&
+                        (int64_t)(job->pool->pool_w - 1) * op->stride_w * op->in_c + op->kernel_w * op->in_c <= 64;
         ps_conv_exec ex = {op, x5_few_prepare, vbmi ? x5_few_row_vbmi : x5_few_row,
-                           vbmi ? x5_few_pooled_row_vbmi : x5_few_pooled_row, x5_ring_window, 0, 0, &st};
+                           st.few_direct ? x5_few_pooled_row_direct
+                                         : vbmi ? x5_few_pooled_row_vbmi : x5_few_pooled_row,
+                           x5_ring_window, 0, 0, &st};
         ps_conv_drive(&ex, job);
         return;
     }

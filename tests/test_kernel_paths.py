@@ -358,6 +358,20 @@ FUSED_CASES = [
     ("few_o2_5x2_rows", "conv2d_avgpool", (1, 11, 8, 4), (2, 3, 3, 4), {}, dict(pool=(5, 2))),
     ("few_o7_ring", "conv2d_avgpool", (1, 9, 10, 4), (7, 3, 3, 4), dict(padding="same"),
      dict(pool=3, pool_stride=1, pool_padding="same")),
+    # avx512 with VBMI, x5_few_pooled_direct (windows <= g pixels wide and <= 64 bytes per
+    # kernel row, <= 2 rows): g = 8, SAME pool clipping the last window row (1 conv row) and
+    # column (2 pixels), a lone window at each row end, batch 2
+    ("few_direct_o1_g8_same", "conv2d_avgpool", (2, 9, 14, 1), (1, 3, 3, 1), dict(padding="same"),
+     dict(pool=(2, 3), pool_stride=(2, 3), pool_padding="same")),
+    # g = 2, conv stride 2, pool stride 3 > pool 2 (gaps), quads across kernel rows (KW * C = 6),
+    # a lone window, kernel rows and columns in the padding
+    ("few_direct_o5_gaps_cross", "conv2d_avgpool", (1, 10, 19, 2), (5, 3, 3, 2),
+     dict(padding="same", stride=2), dict(pool=2, pool_stride=3)),
+    # g = 4, dilation_h 2, window rows of one conv row, 4-pixel windows
+    ("few_direct_o3_dil_1x4", "conv2d_avgpool", (1, 12, 12, 3), (3, 2, 2, 3), dict(dilation=(2, 1)),
+     dict(pool=(1, 4))),
+    # g = 4 where a window's kernel row bytes exceed 64 (stride_w 6 * C 8 + 24): x5_few_pooled_vbmi
+    ("few_o4_span_over_64", "conv2d_avgpool", (1, 6, 30, 8), (4, 1, 3, 8), dict(stride=(1, 6)), dict(pool=2)),
     ("conv_3x3_window_9px", "conv2d_avgpool", (1, 11, 11, 4), (20, 3, 3, 4), {}, dict(pool=3)),
     ("conv_o40_3x3_window_split", "conv2d_avgpool", (2, 11, 11, 4), (40, 3, 3, 4), {}, dict(pool=3)),
     ("conv_memory_patch_2x2", "conv2d_avgpool", (1, 8, 9, 16), (24, 3, 3, 16), dict(padding="same"), dict(pool=2)),
