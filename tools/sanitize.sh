@@ -209,7 +209,8 @@ findings=$(grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: (Add
     "$REPORTS"/* 2>/dev/null | sort || true)
 logs=$(find "$REPORTS" -type f | wc -l)
 ELAPSED=$(( $(date +%s) - START ))
-SUMMARY=$(grep -E '^(=+ )?[0-9]+ (passed|failed)' "$WORK/pytest.log" | tail -n1 | sed 's/=//g; s/^ *//; s/ *$//')
+# (no summary line when pytest itself died: the verdict below must still be reached)
+SUMMARY=$(grep -E '^(=+ )?[0-9]+ (passed|failed)' "$WORK/pytest.log" | tail -n1 | sed 's/=//g; s/^ *//; s/ *$//' || true)
 if [ -n "$findings" ]; then
     PYSHRINK_SANITIZE_KEEP=1
     echo
