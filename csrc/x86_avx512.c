@@ -16,7 +16,8 @@
  * check), so the wrapped sums give exactly acc. A receptive field of at most 64 bytes is
  * built in a register by masked loads (x5_patch_reg), longer ones are gathered in memory
  * (unfused, contiguous kernel rows: each kernel row's span of 8 pixels once, x5_span, also
- * for fields in registers with kernel_h > 1).
+ * for fields in registers with kernel_h > 1; fused 2x2 window pairs: both conv rows' spans
+ * once per pooled row, x5_span_at).
  * Layers with at most 8 output channels put 2-8 pixels x their channels in a vector
  * instead (x5_few_*), gathering the receptive fields with VPERMB where the CPU has VBMI.
  * Depthwise keeps channels in the lanes (16 per register, VPDPWSSD; see the depthwise
@@ -653,18 +654,28 @@ typedef struct {
     const uint8_t *base;
     size_t pixel, row;
     int32_t rows, quads;
+    /* x5_tile's layout 1 (x5_pair_block on spans: two 2x2 windows, each row-major): pixel
+     * p = b0 + 2 b1 + 4 b2 at b0 * pixel + b1 * dy + b2 * win (dy: conv row y + 1's spans,
+     * win: window 1's first column) */
+    size_t dy, win;
 } x5_fields;
 
 /* Whole fields in st->patch, x5_patch_stride apart */
 X5I x5_fields x5_patch_fields(const x5_state *st)
 {
-    x5_fields f = {st->patch, x5_patch_stride(st), 0, 1, st->kpad / 4};
+    x5_fields f = {st->patch, x5_patch_stride(st), 0, 1, st->kpad / 4, 0, 0};
     return f;
 }
 
 /* Bytes per kernel row of x5_span for X5_PIXELS pixels: the input columns they cover,
  * 4 more (a quad may reach past the last pixel's kernel row, to 0 weights), rounded up
  * to 64. */
+X5I size_t x5_span_row_bytes_for(const ps_conv_op *op, int32_t P)
+{
+    const size_t cols = (size_t)(P - 1) * op->stride_w + op->kernel_w;
+    return (cols * op->in_c + 4 + 63) / 64 * 64;
+}
+
 X5I size_t x5_span_row_bytes(const ps_conv_op *op)
 {
     const size_t cols = (size_t)(X5_PIXELS - 1) * op->stride_w + op->kernel_w;
@@ -684,19 +695,19 @@ X5I int x5_span_applies(const ps_conv_op *op)
  * (padding taps as input_zp + 128), each input byte once (where x5_gather copies it
  * for every pixel whose field has it). Pixel p's kernel row starts p * stride_w * C
  * bytes into its span. */
-X5I x5_fields x5_span(const ps_conv_op *op, const x5_state *st, int32_t n, int32_t oy, int32_t ox, int P)
+X5I void x5_span_at(const ps_conv_op *op, uint8_t *dst, size_t rstride, int32_t n, int32_t oy,
+                    int32_t ox, int32_t P)
 {
     const int32_t c = op->in_c;
     const int8_t *image = op->input + (size_t)n * op->in_h * op->in_w * c;
     const uint8_t pad = (uint8_t)(op->quant->input_zp + 128);
-    const size_t rstride = x5_span_row_bytes(op);
     const int32_t ix0 = ox * op->stride_w - op->pad_left;
     const int32_t cols = (P - 1) * op->stride_w + op->kernel_w;
     /* columns [0, left) and [right, cols) are padding */
     const int32_t left = ix0 >= 0 ? 0 : (-ix0 < cols ? -ix0 : cols);
     const int32_t right = op->in_w - ix0 < left ? left : (op->in_w - ix0 < cols ? op->in_w - ix0 : cols);
     for (int32_t ky = 0; ky < op->kernel_h; ky++) {
-        uint8_t *d = st->patch + (size_t)ky * rstride;
+        uint8_t *d = dst + (size_t)ky * rstride;
         const int32_t iy = oy * op->stride_h - op->pad_top + ky * op->dilation_h;
         if (iy < 0 || iy >= op->in_h) {
             x5_fill_u8(d, pad, cols * c);
@@ -707,7 +718,14 @@ X5I x5_fields x5_span(const ps_conv_op *op, const x5_state *st, int32_t n, int32
         }
         memset(d + (size_t)cols * c, 0, 4);
     }
-    x5_fields f = {st->patch, (size_t)op->stride_w * c, rstride, op->kernel_h, (op->kernel_w * c + 3) / 4};
+}
+
+X5I x5_fields x5_span(const ps_conv_op *op, const x5_state *st, int32_t n, int32_t oy, int32_t ox, int P)
+{
+    const int32_t c = op->in_c;
+    const size_t rstride = x5_span_row_bytes(op);
+    x5_span_at(op, st->patch, rstride, n, oy, ox, P);
+    x5_fields f = {st->patch, (size_t)op->stride_w * c, rstride, op->kernel_h, (op->kernel_w * c + 3) / 4, 0, 0};
     return f;
 }
 
@@ -789,10 +807,12 @@ X5I void x5_tile_out(const ps_quant_params *q, const x5_state *st, int32_t vb, i
 /* One pixel's VPDPBUSDs: its quad i (broadcast from memory: a load-port uop, where
  * VPERMD from a register would take the shuffle port that VPDPBUSD also uses) times the
  * NV weight vectors, into accumulators a<p>0 .. a<p>3. */
+#define X5_OFF(p)                                                                             \
+    (L ? ((p)&1) * f->pixel + (((p) >> 1) & 1) * f->dy + ((p) >> 2) * f->win : (size_t)(p) * f->pixel)
 #define X5_DOTS(p)                                                                            \
     if (P > (p)) {                                                                            \
         int32_t quad;                                                                         \
-        memcpy(&quad, patch + (size_t)(p) * f->pixel + 4 * (size_t)i, 4);                     \
+        memcpy(&quad, patch + X5_OFF(p) + 4 * (size_t)i, 4);                     \
         const __m512i x = _mm512_set1_epi32(quad);                                            \
         a##p##0 = _mm512_dpbusd_epi32(a##p##0, x, w0);                                        \
         if (NV > 1) a##p##1 = _mm512_dpbusd_epi32(a##p##1, x, w1);                            \
@@ -808,7 +828,7 @@ X5I void x5_tile_out(const ps_quant_params *q, const x5_state *st, int32_t vb, i
  * pixels' results are added to the chunk's channel sums instead. */
 X5I void x5_tile(const ps_conv_op *op, const x5_state *st, int32_t vb, int32_t lanes,
                  const x5_fields *f, int8_t *const *dsts,
-                 const x5_sums *sums, const int P, const int NV, const int G)
+                 const x5_sums *sums, const int P, const int NV, const int G, const int L)
 {
     const ps_quant_params *q = op->quant;
     const size_t qstride = (size_t)st->nvec * 64;
@@ -842,7 +862,7 @@ X5I void x5_tile(const ps_conv_op *op, const x5_state *st, int32_t vb, int32_t l
 
 #define X5_TILE_CASE(P, NV)                                                                   \
     case (P)*8 + (NV):                                                                        \
-        x5_tile(op, st, vb, lanes, f, d, s, P, NV, 1);                                        \
+        x5_tile(op, st, vb, lanes, f, d, s, P, NV, 1, 0);                                      \
         break;
 
 /* Pixels per block: 8, or 4 where 8 receptive fields would not fit X5_PATCH_BYTES. */
@@ -1041,13 +1061,21 @@ X5 static void x5_gemv(const ps_conv_op *op, int32_t pixels, uint8_t *xs, int8_t
  * (x5_tile_out, G = 2). At most 2 vectors of channels (so P = 8 fits the 16 accumulators). */
 #define X5_PAIR_CASE(P, NV)                                                                   \
     case (P)*8 + (NV):                                                                        \
-        x5_tile(ex->op, st, 0, cc, f, NULL, to, P, NV, 2);                                    \
+        x5_tile(ex->op, st, 0, cc, f, NULL, to, P, NV, 2, 0);                                  \
         break;
 
-X5I void x5_pair_block(const ps_conv_exec *ex, int P, const x5_fields *f, const x5_sums *to)
+X5I void x5_pair_block(const ps_conv_exec *ex, int P, const x5_fields *f, const x5_sums *to, int L)
 {
     const x5_state *st = (const x5_state *)ex->state;
     const int32_t cc = ex->oc1 - ex->oc0;
+    if (L) { /* two 2x2 windows on spans (x5_fields.dy, win) */
+        if (st->nvec == 1) {
+            x5_tile(ex->op, st, 0, cc, f, NULL, to, 8, 1, 2, 1);
+        } else {
+            x5_tile(ex->op, st, 0, cc, f, NULL, to, 8, 2, 2, 1);
+        }
+        return;
+    }
     switch (P * 8 + st->nvec) {
         X5_PAIR_CASE(2, 1) X5_PAIR_CASE(4, 1) X5_PAIR_CASE(6, 1) X5_PAIR_CASE(8, 1)
         X5_PAIR_CASE(2, 2) X5_PAIR_CASE(4, 2) X5_PAIR_CASE(6, 2) X5_PAIR_CASE(8, 2)
@@ -1075,6 +1103,16 @@ X5 static void x5_gemm_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0,
     /* windows in pairs (x5_pair_block) where their fields are built in registers and two
      * windows' pixels fit one block of 8 */
     const int pairs = keep && st->nvec <= 2 && (y1 - y0) * pool->pool_w <= X5_PIXELS / 2;
+    /* 2x2 windows on spans: conv rows y0 and y0 + 1, every column, kernel row by kernel
+     * row (x5_span_at), after the X5_PIXELS fields of the other windows' blocks */
+    const size_t srow = x5_span_row_bytes_for(op, op->out_w);
+    const int spans = pairs && y1 - y0 == 2 && pool->pool_w == 2 && x5_span_applies(op) &&
+                      X5_PIXELS * 64 + 2 * (size_t)op->kernel_h * srow <= X5_PATCH_BYTES;
+    uint8_t *const sp = st->patch + X5_PIXELS * 64;
+    if (spans) {
+        x5_span_at(op, sp, srow, n, y0, 0, op->out_w);
+        x5_span_at(op, sp + (size_t)op->kernel_h * srow, srow, n, y0 + 1, 0, op->out_w);
+    }
     for (int32_t px = 0; px < pooled_w; px++, out += out_stride) {
         int32_t x0, x1;
         ps_pool_window(px, pool->stride_w, pool->pad_left, pool->pool_w, op->out_w, &x0, &x1);
@@ -1086,6 +1124,17 @@ X5 static void x5_gemm_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0,
                 if (pixels != st->avg_count) {
                     st->avg_ok = x5_avg_init(&st->avg, pixels, pool);
                     st->avg_count = pixels;
+                }
+                if (st->avg_ok && spans && x1 - x0 == 2) {
+                    const size_t pixel = (size_t)op->stride_w * op->in_c;
+                    const x5_fields f = {sp + (size_t)x0 * pixel, pixel, srow, op->kernel_h,
+                                         (op->kernel_w * op->in_c + 3) / 4, (size_t)op->kernel_h * srow,
+                                         (size_t)(xb0 - x0) * pixel};
+                    const x5_sums to = {sums, 1, &st->avg, out, (size_t)out_stride};
+                    x5_pair_block(ex, 8, &f, &to, 1);
+                    px++;
+                    out += out_stride;
+                    continue;
                 }
                 if (st->avg_ok) {
                     int p = 0;
@@ -1101,7 +1150,7 @@ X5 static void x5_gemm_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0,
                     }
                     const x5_sums to = {sums, 1, &st->avg, out, (size_t)out_stride};
                     const x5_fields f = x5_patch_fields(st);
-                    x5_pair_block(ex, p, &f, &to);
+                    x5_pair_block(ex, p, &f, &to, 0);
                     px++;
                     out += out_stride;
                     continue;
