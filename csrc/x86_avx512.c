@@ -1186,7 +1186,7 @@ X5 static void x5_gemm_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0,
                 }
             }
             const int last = i + P >= pixels;
-            x5_sums to = {sums, i == 0, last && st->avg_ok ? &st->avg : NULL, out};
+            x5_sums to = {sums, i == 0, last && st->avg_ok ? &st->avg : NULL, out, 0};
             const x5_fields f = x5_patch_fields(st);
             x5_gemm_block(ex, P, &f, NULL, &to);
         }
