@@ -447,8 +447,10 @@ X5 static int32_t x5_gemm_prepare(ps_conv_exec *ex, int32_t oc0)
                                         : _mm512_setzero_si512();
         /* bias - (128 + zp) * sum(w), modulo 2^32 (see the top of this file) */
         _mm512_storeu_si512(st->cst + v * 16, _mm512_sub_epi32(bias, _mm512_mullo_epi32(fold, sum)));
-        x5_rqb_init(&st->rqb[v], q, _mm512_maskz_loadu_epi32(m, q->multiplier + oc0 + v * 16),
-                    _mm512_maskz_loadu_epi32(m, q->shift + oc0 + v * 16), st->q_mode);
+        if (st->group == 0) { /* the few-channel GEMM builds its one block itself (x5_few_prepare) */
+            x5_rqb_init(&st->rqb[v], q, _mm512_maskz_loadu_epi32(m, q->multiplier + oc0 + v * 16),
+                        _mm512_maskz_loadu_epi32(m, q->shift + oc0 + v * 16), st->q_mode);
+        }
     }
     ex->oc0 = oc0;
     ex->oc1 = oc0 + cc;
@@ -1287,7 +1289,8 @@ X5 static int32_t x5_few_prepare(ps_conv_exec *ex, int32_t oc0)
         _mm512_store_si512(w, _mm512_maskz_permutexvar_epi32(m, idx, _mm512_load_si512(w)));
     }
     _mm512_storeu_si512(st->cst, _mm512_maskz_permutexvar_epi32(m, idx, _mm512_loadu_si512(st->cst)));
-    /* the same channels as x5_gemm_prepare's block 0 (lane l < cc: channel l), so its mode holds */
+    /* the chunk's one block (x5_gemm_prepare leaves it to this), lanes replicated per pixel slot;
+     * the same channels as the mode x5_gemm_prepare chose from */
     x5_rqb_init(&st->rqb[0], op->quant, mult, shift, st->q_mode);
     return end;
 }
