@@ -17,7 +17,9 @@
  * built in a register by masked loads (x5_patch_reg), longer ones are gathered in memory
  * (unfused, contiguous kernel rows: each kernel row's span of 8 pixels once, x5_span, also
  * for fields in registers with kernel_h > 1; fused 2x2 window pairs: both conv rows' spans
- * once per pooled row, x5_span_at).
+ * once per pooled row, x5_span_at). Spans need every quad within one kernel row: where
+ * KW * C is not a multiple of 4 (3x3 on 3 channels), small fields pad each kernel row to
+ * whole quads, 0 weights in the gaps (x5_pad_rows).
  * Layers with at most 8 output channels put 2-8 pixels x their channels in a vector
  * instead (x5_few_*), gathering the receptive fields with VPERMB where the CPU has VBMI.
  * Depthwise keeps channels in the lanes (16 per register, VPDPWSSD; see the depthwise
@@ -47,6 +49,8 @@
 /* VPERMB as well, for the few-channel GEMM's row gather (x5_few_row_vbmi) */
 #define X5V __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi")))
 #define X5VI X5V static inline __attribute__((always_inline))
+/* VPEXPANDB, for spreading padded kernel rows (x5_spread_rows) */
+#define X5B __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi2")))
 
 #define X5_PACK_BYTES 32768 /* packed weights of one chunk */
 #define X5_MAX_KPAD 2048    /* receptive field bytes per pixel */
@@ -66,8 +70,10 @@ typedef struct {
 typedef struct x5_rqb x5_rqb;
 
 typedef struct {
-    int32_t k;      /* receptive field size KH * KW * C_in */
+    int32_t k;      /* receptive field bytes: KH * frow */
     int32_t kpad;   /* k rounded up to 4 */
+    int32_t frow;   /* field bytes per kernel row: KW * C_in, or that rounded up to 4 where
+                       the GEMM pads kernel rows (x5_pad_rows) */
     int32_t cc_max; /* output channels per chunk, a multiple of 16 */
     int32_t nvec;   /* 16-channel vectors in the prepared chunk */
     int8_t *wpack;  /* [kpad / 4][nvec][16][4] */
@@ -379,12 +385,44 @@ X5 static void x5_average(const int32_t *sums, int32_t count, int32_t cc,
 
 /* ---- GEMM: conv2d, pointwise, fully connected ---------------------------------------- */
 
+/* Bytes off .. off + len - 1 of a 64-byte vector (off + len <= 64). */
+X5I __mmask64 x5_bytes(int32_t off, int32_t len)
+{
+    return (len >= 64 ? ~(__mmask64)0 : (__mmask64)((UINT64_C(1) << len) - 1u)) << off;
+}
+
+/* A masked load that puts p[0 .. len) at bytes off .. off + len of the vector: the
+ * address is off bytes before p, but only the masked bytes are read (and can fault). */
+X5I __m512i x5_load_at(__m512i into, int32_t off, int32_t len, const int8_t *p)
+{
+    return _mm512_mask_loadu_epi8(into, x5_bytes(off, len), (const void *)((uintptr_t)p - (uintptr_t)off));
+}
+
+/* Padded kernel rows (x5_pack_channels): r[l] (l < lanes) holds a channel's kh kernel
+ * rows of row_len taps each, back to back; each row moves to tap ky * frow, 0 between.
+ * One VPEXPANDB per channel (one masked load per kernel row took twice as long as
+ * packing the dense layout, and more than the padding saved). */
+X5B static __attribute__((noinline)) void x5_spread_rows(__m512i *r, int32_t lanes, int32_t kh,
+                                                         int32_t row_len, int32_t frow)
+{
+    __mmask64 spread = 0;
+    for (int32_t ky = 0; ky < kh; ky++) {
+        spread |= x5_bytes(ky * frow, row_len);
+    }
+    for (int32_t l = 0; l < lanes; l++) {
+        r[l] = _mm512_maskz_expand_epi8(spread, r[l]);
+    }
+}
+
 /* Packs the taps of `lanes` (<= 16) channels, k each, rows at base, as kq = ceil(k / 4)
  * vectors [channel][4] (channels from lanes on, and taps from k on: 0), qstride bytes
  * apart from dst; returns each channel's sum of taps. 64 taps at a time: 16 rows loaded
  * whole, then a 16 x 16 transpose of their quads (shuffles, where VPGATHERDD took twice
- * as long). */
-X5I __m512i x5_pack_channels(const int8_t *base, int32_t k, int32_t lanes, int8_t *dst, size_t qstride)
+ * as long). With frow > row_len (padded kernel rows, k = kh * frow <= 64), a channel's
+ * kh * row_len taps at base are spread so that kernel row ky starts at tap ky * frow,
+ * 0 between. */
+X5I __m512i x5_pack_channels(const int8_t *base, int32_t k, int32_t lanes, int8_t *dst, size_t qstride,
+                             int32_t kh, int32_t row_len, int32_t frow)
 {
     const __m512i ones = _mm512_set1_epi8(1);
     const int32_t kq = (k + 3) / 4;
@@ -393,7 +431,20 @@ X5I __m512i x5_pack_channels(const int8_t *base, int32_t k, int32_t lanes, int8_
         const __mmask64 bytes = k - j >= 64 ? ~(__mmask64)0 : (__mmask64)((UINT64_C(1) << (k - j)) - 1u);
         __m512i r[16], t[16];
         for (int l = 0; l < 16; l++) {
-            r[l] = l < lanes ? _mm512_maskz_loadu_epi8(bytes, base + (size_t)l * k + j) : _mm512_setzero_si512();
+            r[l] = _mm512_setzero_si512();
+            if (l >= lanes) {
+                continue;
+            }
+            if (frow == row_len) {
+                r[l] = _mm512_maskz_loadu_epi8(bytes, base + (size_t)l * k + j);
+                continue;
+            }
+            /* j == 0 (k <= 64): the channel's taps loaded whole, each kernel row then moved
+             * to its place by x5_spread_rows */
+            r[l] = _mm512_maskz_loadu_epi8(x5_bytes(0, kh * row_len), base + (size_t)l * kh * row_len);
+        }
+        if (frow != row_len) {
+            x5_spread_rows(r, lanes, kh, row_len, frow);
         }
         /* within each 128-bit lane: t[4g + q] holds quad 4L + q of channels 4g .. 4g + 3 */
         for (int g = 0; g < 4; g++) {
@@ -438,11 +489,13 @@ X5 static int32_t x5_gemm_prepare(ps_conv_exec *ex, int32_t oc0)
     const ps_quant_params *q = op->quant;
     st->nvec = nvec;
     st->q_mode = x5_rqb_mode(q, q->shift + oc0, cc);
+    const int32_t row_len = op->kernel_w * op->in_c;
     for (int32_t v = 0; v < nvec; v++) {
         const int32_t lanes = cc - v * 16 < 16 ? cc - v * 16 : 16;
         const __mmask16 m = x5_lanes(lanes);
-        const int8_t *base = op->filter + (size_t)(oc0 + v * 16) * k;
-        const __m512i sum = x5_pack_channels(base, k, lanes, st->wpack + (size_t)v * 64, qstride);
+        const int8_t *base = op->filter + (size_t)(oc0 + v * 16) * op->kernel_h * row_len;
+        const __m512i sum = x5_pack_channels(base, k, lanes, st->wpack + (size_t)v * 64, qstride,
+                                             op->kernel_h, row_len, st->frow);
         __m512i bias = op->bias != NULL ? _mm512_maskz_loadu_epi32(m, op->bias + oc0 + v * 16)
                                         : _mm512_setzero_si512();
         /* bias - (128 + zp) * sum(w), modulo 2^32 (see the top of this file) */
@@ -484,7 +537,8 @@ X5I void x5_fill_u8(uint8_t *dst, uint8_t value, int32_t n)
     }
 }
 
-/* The receptive field of conv pixel (n, oy, ox) as u8, zero-padded to kpad. */
+/* The receptive field of conv pixel (n, oy, ox) as u8, zero-padded to kpad. (Fields of
+ * more than 64 bytes: never padded kernel rows, x5_pad_rows.) */
 X5I void x5_gather(const ps_conv_op *op, const x5_state *st, int32_t n, int32_t oy, int32_t ox,
                    uint8_t *dst)
 {
@@ -526,19 +580,6 @@ X5I void x5_gather(const ps_conv_op *op, const x5_state *st, int32_t n, int32_t 
     }
 }
 
-/* Bytes off .. off + len - 1 of a 64-byte vector (off + len <= 64). */
-X5I __mmask64 x5_bytes(int32_t off, int32_t len)
-{
-    return (len >= 64 ? ~(__mmask64)0 : (__mmask64)((UINT64_C(1) << len) - 1u)) << off;
-}
-
-/* A masked load that puts p[0 .. len) at bytes off .. off + len of the vector: the
- * address is off bytes before p, but only the masked bytes are read (and can fault). */
-X5I __m512i x5_load_at(__m512i into, int32_t off, int32_t len, const int8_t *p)
-{
-    return _mm512_mask_loadu_epi8(into, x5_bytes(off, len), (const void *)((uintptr_t)p - (uintptr_t)off));
-}
-
 /* x5_gather into a register, for receptive fields of at most 64 bytes: built by merging
  * masked loads, so the GEMM reads no freshly stored bytes (masked stores do not forward
  * to loads). Bytes from k on hold anything: their packed weights are 0.
@@ -553,9 +594,10 @@ typedef struct {
     uintptr_t base[64];         /* its address for input column 0, minus its byte offset */
     __mmask64 all;              /* the union of mask[] */
     int32_t iy0, pointwise, contiguous;
+    int32_t frow;               /* x5_state.frow */
 } x5_rowctx;
 
-X5I void x5_rowctx_init(x5_rowctx *rc, const ps_conv_op *op, int32_t n, int32_t oy)
+X5I void x5_rowctx_init(x5_rowctx *rc, const ps_conv_op *op, const x5_state *st, int32_t n, int32_t oy)
 {
     const int32_t c = op->in_c;
     const int8_t *image = op->input + (size_t)n * op->in_h * op->in_w * c;
@@ -564,6 +606,7 @@ X5I void x5_rowctx_init(x5_rowctx *rc, const ps_conv_op *op, int32_t n, int32_t 
     rc->all = 0;
     rc->iy0 = 0;
     rc->contiguous = 0;
+    rc->frow = st->frow;
     if (rc->pointwise) {
         rc->base[0] = (uintptr_t)(image + (size_t)oy * op->in_w * c);
         rc->mask[0] = x5_bytes(0, c);
@@ -580,14 +623,14 @@ X5I void x5_rowctx_init(x5_rowctx *rc, const ps_conv_op *op, int32_t n, int32_t 
         const uintptr_t row = (uintptr_t)(image + (size_t)iy * op->in_w * c);
         if (rc->contiguous) { /* the kernel row's taps are adjacent: one load */
             rc->ky[rc->rows] = ky;
-            rc->mask[rc->rows] = x5_bytes(ky * row_len, row_len);
-            rc->base[rc->rows] = row - (uintptr_t)(ky * row_len);
+            rc->mask[rc->rows] = x5_bytes(ky * st->frow, row_len);
+            rc->base[rc->rows] = row - (uintptr_t)(ky * st->frow);
             rc->all |= rc->mask[rc->rows];
             rc->rows++;
             continue;
         }
         for (int32_t kx = 0; kx < op->kernel_w; kx++) { /* dilated: one load per tap */
-            const int32_t off = ky * row_len + kx * c;
+            const int32_t off = ky * st->frow + kx * c;
             rc->ky[rc->rows] = ky;
             rc->mask[rc->rows] = x5_bytes(off, c);
             rc->base[rc->rows] = row + (uintptr_t)kx * (uintptr_t)op->dilation_w * (uintptr_t)c - (uintptr_t)off;
@@ -617,15 +660,14 @@ X5I __m512i x5_patch_into(const ps_conv_op *op, const x5_rowctx *rc, int32_t ox,
         }
         return _mm512_mask_mov_epi8(r, rc->all << at, u);
     }
-    const int32_t row_len = op->kernel_w * c;
     const int32_t step = rc->contiguous ? 1 : op->kernel_w; /* loads per kernel row */
     for (int32_t i = 0; i < rc->rows; i += step) {
         const int32_t ky = rc->ky[i];
-        const int8_t *row = (const int8_t *)(rc->base[i] + (uintptr_t)(ky * row_len));
+        const int8_t *row = (const int8_t *)(rc->base[i] + (uintptr_t)(ky * rc->frow));
         for (int32_t kx = 0; kx < op->kernel_w; kx++) {
             const int32_t ix = ix0 + kx * op->dilation_w;
             if (ix >= 0 && ix < op->in_w) {
-                r = x5_load_at(r, at + ky * row_len + kx * c, c, row + (size_t)ix * c);
+                r = x5_load_at(r, at + ky * rc->frow + kx * c, c, row + (size_t)ix * c);
             }
         }
     }
@@ -684,11 +726,12 @@ X5I size_t x5_span_row_bytes(const ps_conv_op *op)
     return (cols * op->in_c + 4 + 63) / 64 * 64;
 }
 
-/* x5_span applies: contiguous kernel rows whose quads do not straddle two of them, and
- * 8 pixels' spans fit the patch buffer. */
-X5I int x5_span_applies(const ps_conv_op *op)
+/* x5_span applies: contiguous kernel rows whose quads do not straddle two of them (KW * C
+ * a multiple of 4, or kernel rows padded to quads: x5_pad_rows), and 8 pixels' spans fit
+ * the patch buffer. */
+X5I int x5_span_applies(const ps_conv_op *op, const x5_state *st)
 {
-    return op->dilation_w == 1 && (op->kernel_h == 1 || op->kernel_w * op->in_c % 4 == 0) &&
+    return op->dilation_w == 1 && (op->kernel_h == 1 || st->frow % 4 == 0) &&
            (size_t)op->kernel_h * x5_span_row_bytes(op) <= X5_PATCH_BYTES;
 }
 
@@ -927,12 +970,12 @@ X5 static void x5_gemm_row(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_
 {
     const x5_state *st = (const x5_state *)ex->state;
     /* spans pay for fields in registers too, but for 1xN kernels (one load per pixel) */
-    const int span = x5_span_applies(ex->op) && (st->kpad > 64 || ex->op->kernel_h > 1);
+    const int span = x5_span_applies(ex->op, st) && (st->kpad > 64 || ex->op->kernel_h > 1);
     const int in_register = st->kpad <= 64 && !span;
     x5_rowctx rc;
     rc.pointwise = rc.contiguous = rc.rows = rc.iy0 = 0; /* set by x5_rowctx_init before use */
     if (in_register) {
-        x5_rowctx_init(&rc, ex->op, n, oy);
+        x5_rowctx_init(&rc, ex->op, st, n, oy);
     }
     const int block = span ? X5_PIXELS : x5_block_pixels(st);
     for (int32_t ox = ox0; ox < ox1; ox += block) {
@@ -1099,16 +1142,14 @@ X5 static void x5_gemm_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0,
     (void)tile; /* the window's pixels are summed in registers, never stored */
     x5_rowctx rcs[X5_WINDOW_ROWS];
     rcs[0].pointwise = rcs[0].contiguous = rcs[0].rows = rcs[0].iy0 = 0;
-    for (int32_t j = 0; keep && j < y1 - y0; j++) {
-        x5_rowctx_init(&rcs[j], op, n, y0 + j);
-    }
+    int rows_ready = 0; /* keep: rcs[] made when a window first builds fields (pairs on spans need none) */
     /* windows in pairs (x5_pair_block) where their fields are built in registers and two
      * windows' pixels fit one block of 8 */
     const int pairs = keep && st->nvec <= 2 && (y1 - y0) * pool->pool_w <= X5_PIXELS / 2;
     /* 2x2 windows on spans: conv rows y0 and y0 + 1, every column, kernel row by kernel
      * row (x5_span_at), after the X5_PIXELS fields of the other windows' blocks */
     const size_t srow = x5_span_row_bytes_for(op, op->out_w);
-    const int spans = pairs && y1 - y0 == 2 && pool->pool_w == 2 && x5_span_applies(op) &&
+    const int spans = pairs && y1 - y0 == 2 && pool->pool_w == 2 && x5_span_applies(op, st) &&
                       X5_PIXELS * 64 + 2 * (size_t)op->kernel_h * srow <= X5_PATCH_BYTES;
     uint8_t *const sp = st->patch + X5_PIXELS * 64;
     if (spans) {
@@ -1139,6 +1180,10 @@ X5 static void x5_gemm_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0,
                     continue;
                 }
                 if (st->avg_ok) {
+                    for (int32_t j = 0; !rows_ready && j < y1 - y0; j++) {
+                        x5_rowctx_init(&rcs[j], op, st, n, y0 + j);
+                    }
+                    rows_ready = 1;
                     int p = 0;
                     for (int32_t j = 0; j < y1 - y0; j++) {
                         for (int32_t x = x0; x < x1; x++, p++) {
@@ -1166,8 +1211,12 @@ X5 static void x5_gemm_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0,
         int32_t y = y0, x = x0;
         const x5_rowctx *rc = &rcs[0];
         if (in_register && !keep) {
-            x5_rowctx_init(&rcs[0], op, n, y0);
+            x5_rowctx_init(&rcs[0], op, st, n, y0);
         }
+        for (int32_t j = 0; keep && !rows_ready && j < y1 - y0; j++) {
+            x5_rowctx_init(&rcs[j], op, st, n, y0 + j);
+        }
+        rows_ready = keep;
         for (int32_t i = 0; i < pixels; i += block) {
             const int P = pixels - i < block ? (int)(pixels - i) : block;
             for (int p = 0; p < P; p++) {
@@ -1182,7 +1231,7 @@ X5 static void x5_gemm_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0,
                         if (keep) {
                             rc = &rcs[y - y0];
                         } else {
-                            x5_rowctx_init(&rcs[0], op, n, y);
+                            x5_rowctx_init(&rcs[0], op, st, n, y);
                         }
                     }
                 }
@@ -1418,7 +1467,7 @@ X5 static void x5_few_row(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t
     const x5_frq r = x5_frq_load(op->quant, st);
     x5_rowctx rc;
     x5_few_pixels pix;
-    x5_rowctx_init(&rc, op, n, oy);
+    x5_rowctx_init(&rc, op, st, n, oy);
     for (int32_t j = 0; j < X5_FEW_VECTORS * 8; j++) {
         pix.rc[j] = &rc;
     }
@@ -1446,9 +1495,8 @@ typedef struct {
 } x5_few_win;
 
 /* 0 where the windows do not apply (pointwise, dilated or too many kernel rows). */
-X5I int x5_few_win_init(x5_few_win *fw, const ps_conv_op *op, const x5_rowctx *rc, int32_t half)
+X5I int x5_few_win_init(x5_few_win *fw, const x5_rowctx *rc, int32_t half)
 {
-    const int32_t row_len = op->kernel_w * op->in_c;
     fw->rows = 0;
     if (rc->pointwise || !rc->contiguous || rc->rows > X5_FEW_ROWS) {
         return 0;
@@ -1459,7 +1507,7 @@ X5I int x5_few_win_init(x5_few_win *fw, const ps_conv_op *op, const x5_rowctx *r
         for (int32_t s = 0; s < half; s++) {
             fw->mask[i] |= rc->mask[i] << (s * (64 / half));
         }
-        fw->row[i] = (const int8_t *)(rc->base[i] + (uintptr_t)(rc->ky[i] * row_len));
+        fw->row[i] = (const int8_t *)(rc->base[i] + (uintptr_t)(rc->ky[i] * rc->frow));
     }
     return 1;
 }
@@ -1506,9 +1554,9 @@ X5V static void x5_few_row_vbmi(const ps_conv_exec *ex, int32_t n, int32_t oy, i
     const __m512i perm = _mm512_loadu_si512(st->few_perm);
     x5_rowctx rc;
     x5_few_pixels pix;
-    x5_rowctx_init(&rc, op, n, oy);
+    x5_rowctx_init(&rc, op, st, n, oy);
     x5_few_win fw;
-    const int windows = x5_few_win_init(&fw, op, &rc, half);
+    const int windows = x5_few_win_init(&fw, &rc, half);
     for (int32_t j = 0; j < X5_FEW_VECTORS * 8; j++) {
         pix.rc[j] = &rc;
     }
@@ -1588,9 +1636,9 @@ X5I void x5_few_pooled(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1
     int windows = VBMI;
     pix.count = 0;
     for (int32_t j = 0; j < ny; j++) {
-        x5_rowctx_init(&rcs[j], op, n, y0 + j);
+        x5_rowctx_init(&rcs[j], op, st, n, y0 + j);
         if (VBMI) {
-            windows &= x5_few_win_init(&fws[j], op, &rcs[j], half);
+            windows &= x5_few_win_init(&fws[j], &rcs[j], half);
         }
     }
     for (int32_t px = 0; px < pooled_w;) {
@@ -2279,6 +2327,24 @@ X5 static void x5q_row(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t ox
 
 /* ---- entry -------------------------------------------------------------------------- */
 
+/* Whether the GEMM pads each kernel row of the receptive field to whole quads (st.frow):
+ * then every quad holds the taps of one kernel row, so each pixel's quads can be read
+ * from its kernel rows' spans (x5_span) instead of building its field (three masked
+ * loads per pixel for a 3x3 kernel on 3 channels). Worth it where the padding adds few
+ * dot products: at most a third more quads (3x3 on 3 channels: 9 quads for 7), and the
+ * padded field still fits a register. */
+static int x5_pad_rows(const ps_conv_op *op)
+{
+    const int32_t row = op->kernel_w * op->in_c, quads = (row + 3) / 4;
+    const int32_t dense = (op->kernel_h * row + 3) / 4, padded = op->kernel_h * quads;
+    if (op->kind != PS_KIND_CONV2D || op->dilation_w != 1 || op->kernel_h == 1 || row % 4 == 0 ||
+        padded * 4 > 64 || 3 * padded > 4 * dense) {
+        return 0;
+    }
+    __builtin_cpu_init(); /* the weights' rows are spread by VPEXPANDB (x5_spread_rows) */
+    return __builtin_cpu_supports("avx512vbmi2");
+}
+
 X5 void ps_conv_run_avx512(const ps_conv_op *op, const ps_conv_job *job)
 {
     int8_t wpack[X5_PACK_BYTES] __attribute__((aligned(64)));
@@ -2319,11 +2385,17 @@ X5 void ps_conv_run_avx512(const ps_conv_op *op, const ps_conv_job *job)
         return;
     }
     uint8_t patch[X5_PATCH_BYTES] __attribute__((aligned(64)));
-    st.k = op->kernel_h * op->kernel_w * op->in_c;
+    st.frow = op->kernel_w * op->in_c;
+    st.k = op->kernel_h * st.frow;
     st.kpad = (st.k + 3) / 4 * 4;
     if (st.kpad > X5_MAX_KPAD) {
         ps_conv_run_portable(op, job);
         return;
+    }
+    st.group = x5_few_group(op->out_c, st.kpad);
+    if (st.group == 0 && x5_pad_rows(op)) { /* each kernel row from a quad boundary */
+        st.frow = (st.frow + 3) / 4 * 4;
+        st.k = st.kpad = op->kernel_h * st.frow;
     }
     if (op->kind == PS_KIND_POINTWISE && job->pool == NULL &&
         (int64_t)op->batch * op->out_h * op->out_w <= X5_GEMV_PIXELS) {
@@ -2335,7 +2407,6 @@ X5 void ps_conv_run_avx512(const ps_conv_op *op, const ps_conv_job *job)
     st.rqb = chan.gemm;
     st.wpack = wpack;
     st.patch = patch;
-    st.group = x5_few_group(op->out_c, st.kpad);
     if (st.group > 0) { /* out_c <= 8: pixels in the lanes */
         __builtin_cpu_init();
         /* VPERMB windows need contiguous kernel rows (and few of them); other layers, and
