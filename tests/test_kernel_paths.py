@@ -194,12 +194,14 @@ GEMM_CASES = [
     ("conv1x5_c13_span_straddle", "conv2d", (1, 3, 17, 13), (10, 1, 5, 13), dict(padding="same")),
     ("conv3x3_c120_chunks", "conv2d", (1, 4, 5, 120), (100, 3, 3, 120), dict(padding="same")),
     # avx512's padded kernel rows (KW * C not a multiple of 4, the padded field <= 64 bytes,
-    # <= 4/3 the quads): spans of 3-, 6- and 15-byte rows, padding on every side, stride 2,
-    # batch 2, dilation_h, 3 vectors of channels (4-pixel parts of a span block)
+    # <= 12 more dot products per pixel): spans of 1-, 3-, 6- and 15-byte rows, padding on
+    # every side, stride 2, batch 2, dilation_h, 3 vectors of channels (4-pixel parts of a
+    # span block), a 9x1 kernel (9 quads for 3)
     ("conv3x3_c3_padded_rows_s2_same", "conv2d", (2, 13, 11, 3), (20, 3, 3, 3), dict(stride=2, padding="same")),
     ("conv3x3_c1_o16_padded_rows_pad", "conv2d", (1, 9, 21, 1), (16, 3, 3, 1), dict(padding=(0, 2, 3, 1))),
     ("conv3x2_c3_padded_rows_dil", "conv2d", (1, 12, 12, 3), (24, 3, 2, 3), dict(dilation=(2, 1), padding="same")),
     ("conv3x3_c5_o40_padded_rows", "conv2d", (1, 6, 19, 5), (40, 3, 3, 5), dict(stride=(1, 2), padding="same")),
+    ("conv9x1_c1_o20_padded_rows", "conv2d", (2, 15, 7, 1), (20, 9, 1, 1), dict(padding="same")),
     ("conv3x3_c256_fallback", "conv2d", (1, 3, 4, 256), (5, 3, 3, 256), dict(padding="same")),
     ("pw_c8_c16", "pointwise_conv2d", (1, 5, 7, 8), (16, 8), {}),
     ("pw_c1_c1", "pointwise_conv2d", (3, 1, 3, 1), (1, 1), {}),
@@ -418,6 +420,8 @@ FUSED_CASES = [
     ("conv_padded_rows_c2_o20_pairs", "conv2d_avgpool", (2, 9, 13, 2), (20, 3, 3, 2), dict(padding=(1, 0, 2, 1)),
      dict(pool=2, pool_padding="same")),
     ("conv_padded_rows_c3_o40_2x2", "conv2d_avgpool", (1, 8, 10, 3), (40, 3, 3, 3), {}, dict(pool=2)),
+    ("conv_padded_rows_5x5_c1_o16", "conv2d_avgpool", (1, 13, 14, 1), (16, 5, 5, 1), dict(padding="same"),
+     dict(pool=2)),
     ("conv_pairs_c12_1x2_s3", "conv2d_avgpool", (1, 9, 14, 2), (12, 3, 3, 2), dict(padding="same"),
      dict(pool=(1, 2), pool_stride=(2, 3))),
     # avx512's 2x2 window pairs on spans (x5_span_at: both conv rows' spans once per pooled row,
