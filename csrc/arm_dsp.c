@@ -1329,6 +1329,7 @@ void ps_conv_run_dsp(const ps_conv_op *op, const ps_conv_job *job)
     ps_conv_exec ex;
     ex.op = op;
     ex.ring_window = dsp_ring_window;
+    ex.ring_row = NULL;
     ex.oc0 = ex.oc1 = 0;
     ex.state = &st;
     if (op->kind == PS_KIND_DEPTHWISE) {

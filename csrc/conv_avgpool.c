@@ -125,6 +125,12 @@ static void run_ring_mode(ps_conv_exec *ex, const ps_conv_job *job)
                             ring + (size_t)ps_mod32(y, pool->pool_h) * row_bytes, cc);
                 }
                 next_row = y1 > next_row ? y1 : next_row;
+                if (ex->ring_row != NULL) {
+                    ex->ring_row(ex, ring, row_bytes, y0, y1, cc, pool, job->pooled_w, sums, output,
+                                 c_out);
+                    output += (size_t)job->pooled_w * c_out;
+                    continue;
+                }
                 for (int32_t px = 0; px < job->pooled_w; px++) {
                     int32_t x0, x1;
                     ps_pool_window(px, pool->stride_w, pool->pad_left, pool->pool_w, op->out_w,

@@ -118,7 +118,7 @@ static void ref_row(const ps_conv_exec *ex, int32_t n, int32_t oy, int32_t ox0, 
 
 static void run_ref(const ps_conv_op *op, const ps_conv_job *job)
 {
-    ps_conv_exec ex = {op, ref_prepare, ref_row, NULL, NULL, 0, 0, NULL};
+    ps_conv_exec ex = {op, ref_prepare, ref_row, NULL, NULL, 0, 0, NULL, NULL};
     ps_conv_drive(&ex, job);
 }
 

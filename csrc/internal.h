@@ -112,6 +112,13 @@ struct ps_conv_exec {
                         int32_t *sums, int8_t *out);
     int32_t oc0, oc1;
     void *state;
+    /* the ring mode's pooled row (optional, NULL: ring_window per window): out[px * out_stride
+     * + c], for pooled columns px < pooled_w and channels c < cc, is the pooled average of
+     * window px over conv rows y0 <= y < y1 (ring slot y % pool_h, row_bytes apart); sums
+     * (cc int32) is working memory */
+    void (*ring_row)(const ps_conv_exec *ex, const int8_t *ring, size_t row_bytes, int32_t y0,
+                     int32_t y1, int32_t cc, const ps_pool_params *pool, int32_t pooled_w,
+                     int32_t *sums, int8_t *out, int32_t out_stride);
 };
 
 /* What to compute: the conv output, or (pool != NULL) its average pooling, fused. */

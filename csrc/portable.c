@@ -166,6 +166,6 @@ void ps_conv_run_portable(const ps_conv_op *op, const ps_conv_job *job)
 {
     port_state st;
     ps_conv_exec ex = {op, port_prepare, op->kind == PS_KIND_DEPTHWISE ? depthwise_row : gemm_row,
-                       NULL, NULL, 0, 0, &st};
+                       NULL, NULL, 0, 0, &st, NULL};
     ps_conv_drive(&ex, job);
 }

@@ -618,7 +618,7 @@ X2 void ps_conv_run_avx2(const ps_conv_op *op, const ps_conv_job *job)
         st.cc_max = cc_max < X2_MAX_CHUNK ? cc_max : X2_MAX_CHUNK;
         st.w32 = (int32_t *)(void *)wpack;
         st.cst_fold = cst_fold;
-        ps_conv_exec ex = {op, x2_dw_prepare, x2_dw_row, x2_dw_pooled_row, x2_ring_window, 0, 0, &st};
+        ps_conv_exec ex = {op, x2_dw_prepare, x2_dw_row, x2_dw_pooled_row, x2_ring_window, 0, 0, &st, NULL};
         ps_conv_drive(&ex, job);
         return;
     }
@@ -633,7 +633,7 @@ X2 void ps_conv_run_avx2(const ps_conv_op *op, const ps_conv_job *job)
     st.cc_max = cc_max < X2_MAX_CHUNK ? cc_max : X2_MAX_CHUNK;
     st.wpack = wpack;
     st.patch = patch;
-    ps_conv_exec ex = {op, x2_gemm_prepare, x2_gemm_row, x2_gemm_pooled_row, x2_ring_window, 0, 0, &st};
+    ps_conv_exec ex = {op, x2_gemm_prepare, x2_gemm_row, x2_gemm_pooled_row, x2_ring_window, 0, 0, &st, NULL};
     ps_conv_drive(&ex, job);
 }
 

@@ -30,9 +30,10 @@
  * the channels once per chunk (x5_rqb), so that either rounding is one 64-bit step. The
  * fused window mode sums each pooling window's requantized pixels in registers (4 pixels
  * per block, across the window's rows) and averages them there: shifts for power-of-two
- * counts, an exact division by multiplication otherwise.
+ * counts, an exact division by multiplication otherwise. Overlapping pools (ring mode) sum
+ * each conv column over the window rows once per pooled row (x5_ring_row).
  *
- * All working memory is on the stack (at most about 58 KB, -fstack-usage). Layers whose packed weights
+ * All working memory is on the stack (at most about 60 KB, -fstack-usage). Layers whose packed weights
  * or patches would not fit (K > 2048, or depthwise kernels of more than 512 taps) run the
  * portable path's code.
  */
@@ -95,6 +96,8 @@ typedef struct {
     int32_t few_pofs[16], few_qtr[16], few_qmix; /* few_qmix: bit i */
     int8_t few_qky[16][4];
     int32_t avg_count, avg_ok;        /* fused window: the count avg was made for */
+    int32_t ring_counts[4];           /* x5_ring_row: the count ring_avg[i] was made for (0: none) */
+    x5_avg ring_avg[4];               /* by count % 4 (a SAME 3x3 pool's counts 4, 6, 9 apart) */
     int32_t q_mode;                   /* GEMM, column quads: x5_rqb_apply's mode for the chunk */
     x5_avg avg;
     int32_t *rq_mult, *rq_a, *rq_b;   /* depthwise: x5_rq_load's vectors for the chunk */
@@ -1028,6 +1031,70 @@ X5 static void x5_ring_window(const int8_t *ring, size_t row_bytes, int32_t pool
     }
     if (!vector_avg) {
         ps_pool_average_run(sums, count, cc, pool, out);
+    }
+}
+
+/* The ring mode's pooled row (ps_conv_exec.ring_row), separable: per 16 channels, each conv
+ * column's sum over the window rows once (a strip of at most X5_RING_COLS columns at a
+ * time), then each window's sum of its columns' sums; the average made once per count
+ * (st->avg). Overlapping windows (a 3x3 pool at stride 1) share their columns, where
+ * x5_ring_window sums every window's pixels apart. */
+#define X5_RING_COLS 64
+
+X5 static void x5_ring_row(const ps_conv_exec *ex, const int8_t *ring, size_t row_bytes, int32_t y0,
+                           int32_t y1, int32_t cc, const ps_pool_params *pool, int32_t pooled_w,
+                           int32_t *sums, int8_t *out, int32_t out_stride)
+{
+    x5_state *st = (x5_state *)ex->state;
+    const int32_t conv_w = ex->op->out_w, pool_h = pool->pool_h;
+    if (pool->pool_w > X5_RING_COLS || (int64_t)(y1 - y0) * pool->pool_w > (INT32_C(1) << 20)) {
+        for (int32_t px = 0; px < pooled_w; px++) { /* wide windows, or counts x5_avg leaves out */
+            int32_t x0, x1;
+            ps_pool_window(px, pool->stride_w, pool->pad_left, pool->pool_w, conv_w, &x0, &x1);
+            x5_ring_window(ring, row_bytes, pool_h, y0, y1, x0, x1, cc, pool, sums,
+                           out + (size_t)px * out_stride);
+        }
+        return;
+    }
+    __m512i col[X5_RING_COLS];
+    const int32_t slot0 = ps_mod32(y0, pool_h);
+    for (int32_t c = 0; c < cc; c += 16) {
+        const __mmask16 m = x5_lanes(cc - c);
+        for (int32_t pa = 0, pb; pa < pooled_w; pa = pb) {
+            /* windows pa .. pb - 1: their columns xa .. xb - 1, at most X5_RING_COLS */
+            int32_t xa, xb, x0, x1;
+            ps_pool_window(pa, pool->stride_w, pool->pad_left, pool->pool_w, conv_w, &xa, &xb);
+            for (pb = pa + 1; pb < pooled_w; pb++) {
+                ps_pool_window(pb, pool->stride_w, pool->pad_left, pool->pool_w, conv_w, &x0, &x1);
+                if (x1 - xa > X5_RING_COLS) {
+                    break;
+                }
+                xb = x1;
+            }
+            for (int32_t x = xa; x < xb; x++) {
+                const int8_t *p = ring + (size_t)x * cc + c;
+                __m512i s = _mm512_setzero_si512();
+                for (int32_t y = y0, slot = slot0; y < y1; y++) {
+                    s = _mm512_add_epi32(s, _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, p + (size_t)slot * row_bytes)));
+                    slot = slot + 1 == pool_h ? 0 : slot + 1;
+                }
+                col[x - xa] = s;
+            }
+            for (int32_t px = pa; px < pb; px++) {
+                ps_pool_window(px, pool->stride_w, pool->pad_left, pool->pool_w, conv_w, &x0, &x1);
+                __m512i total = _mm512_setzero_si512();
+                for (int32_t x = x0; x < x1; x++) {
+                    total = _mm512_add_epi32(total, col[x - xa]);
+                }
+                const int32_t count = (y1 - y0) * (x1 - x0); /* <= 2^20: x5_avg_init takes it */
+                x5_avg *a = &st->ring_avg[count & 3];
+                if (st->ring_counts[count & 3] != count) {
+                    x5_avg_init(a, count, pool);
+                    st->ring_counts[count & 3] = count;
+                }
+                _mm512_mask_cvtepi32_storeu_epi8(out + (size_t)px * out_stride + c, m, x5_avg_apply(a, total));
+            }
+        }
     }
 }
 
@@ -2379,11 +2446,12 @@ X5 void ps_conv_run_avx512(const ps_conv_op *op, const ps_conv_job *job)
                     (c == 1 || c == 2 || c == 4 || c == 8)) ? 16 / c : 1;
         if (job->pool == NULL && x5q_applies(op)) {
             st.wpack = wpack;
-            ps_conv_exec ex = {op, x5q_prepare, x5q_row, NULL, NULL, 0, 0, &st};
+            ps_conv_exec ex = {op, x5q_prepare, x5q_row, NULL, NULL, 0, 0, &st, NULL};
             ps_conv_drive(&ex, job);
             return;
         }
-        ps_conv_exec ex = {op, x5_dw_prepare, x5_dw_row, x5_dw_pooled_row, x5_ring_window, 0, 0, &st};
+        ps_conv_exec ex = {op, x5_dw_prepare, x5_dw_row, x5_dw_pooled_row, x5_ring_window, 0, 0, &st,
+                           x5_ring_row};
         ps_conv_drive(&ex, job);
         return;
     }
@@ -2424,11 +2492,12 @@ X5 void ps_conv_run_avx512(const ps_conv_op *op, const ps_conv_job *job)
         ps_conv_exec ex = {op, x5_few_prepare, vbmi ? x5_few_row_vbmi : x5_few_row,
                            st.few_direct ? x5_few_pooled_row_direct
                                          : vbmi ? x5_few_pooled_row_vbmi : x5_few_pooled_row,
-                           x5_ring_window, 0, 0, &st};
+                           x5_ring_window, 0, 0, &st, x5_ring_row};
         ps_conv_drive(&ex, job);
         return;
     }
-    ps_conv_exec ex = {op, x5_gemm_prepare, x5_gemm_row, x5_gemm_pooled_row, x5_ring_window, 0, 0, &st};
+    ps_conv_exec ex = {op, x5_gemm_prepare, x5_gemm_row, x5_gemm_pooled_row, x5_ring_window, 0, 0, &st,
+                       x5_ring_row};
     ps_conv_drive(&ex, job);
 }
 

@@ -450,6 +450,19 @@ FUSED_CASES = [
      dict(depth_multiplier=2), dict(pool=3, pool_stride=1, pool_padding="same")),
     ("dw_c4_grouped_ring", "depthwise_conv2d_avgpool", (1, 8, 9, 4), (3, 3, 4), dict(padding="same"),
      dict(pool=2, pool_stride=1)),
+    # avx512's ring rows (x5_ring_row: column sums once per strip of <= 64 conv columns):
+    # several strips in a row, windows wider than 64 columns (per-window sums), channel chunks,
+    # counts 4 apart in one row (SAME 3x5: 8 and 12, 6 and 10), floor and half-up rounding
+    ("pw_ring_strips_150_wide", "pointwise_conv2d_avgpool", (1, 4, 150, 4), (20, 4), {},
+     dict(pool=(2, 3), pool_stride=(1, 2), pool_padding="same")),
+    ("pw_ring_strips_half_up", "pointwise_conv2d_avgpool", (1, 3, 140, 3), (18, 3), {},
+     dict(pool=(2, 4), pool_stride=(1, 2), rounding="half_up")),
+    ("pw_ring_window_128_wide", "pointwise_conv2d_avgpool", (1, 3, 130, 2), (17, 2), {},
+     dict(pool=(2, 128), pool_stride=1, rounding="floor")),
+    ("conv_ring_chunks_c120", "conv2d_avgpool", (1, 5, 6, 120), (40, 3, 3, 120), dict(padding="same"),
+     dict(pool=3, pool_stride=1, pool_padding="same")),
+    ("dw_ring_3x5_same_half_up", "depthwise_conv2d_avgpool", (2, 9, 12, 16), (3, 3, 16), dict(padding="same"),
+     dict(pool=(3, 5), pool_stride=(2, 1), pool_padding="same")),
 ]
 
 
