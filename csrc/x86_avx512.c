@@ -43,6 +43,7 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 
 #include <immintrin.h>
+#include <stddef.h>
 #include <string.h>
 
 #define X5 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
@@ -97,7 +98,6 @@ typedef struct {
     int8_t few_qky[16][4];
     int32_t avg_count, avg_ok;        /* fused window: the count avg was made for */
     int32_t ring_counts[4];           /* x5_ring_row: the count ring_avg[i] was made for (0: none) */
-    x5_avg ring_avg[4];               /* by count % 4 (a SAME 3x3 pool's counts 4, 6, 9 apart) */
     int32_t q_mode;                   /* GEMM, column quads: x5_rqb_apply's mode for the chunk */
     x5_avg avg;
     int32_t *rq_mult, *rq_a, *rq_b;   /* depthwise: x5_rq_load's vectors for the chunk */
@@ -107,6 +107,8 @@ typedef struct {
     int32_t *in_idx;
     int32_t in_base[X5_MAX_CHUNK / 16];
     __mmask16 in_mask[X5_MAX_CHUNK / 16];
+    /* last, left out of the zeroing at each call (read only once ring_counts says made) */
+    x5_avg ring_avg[4];               /* x5_ring_row's, by count % 4 (a SAME 3x3 pool's 4, 6, 9 apart) */
 } x5_state;
 
 /* ---- requantization, 16 channels ---------------------------------------------------- */
@@ -2424,7 +2426,7 @@ X5 void ps_conv_run_avx512(const ps_conv_op *op, const ps_conv_job *job)
         x5_rqb gemm[X5_MAX_CHUNK / 16];
     } chan __attribute__((aligned(64)));
     x5_state st;
-    memset(&st, 0, sizeof st);
+    memset(&st, 0, offsetof(x5_state, ring_avg));
     st.avg_count = -1;
     st.cst = cst;
     if (op->kind == PS_KIND_DEPTHWISE) {
