@@ -1198,6 +1198,17 @@ X5I void x5_pair_block(const ps_conv_exec *ex, int P, const x5_fields *f, const 
     }
 }
 
+/* The window rows' x5_rowctx (x5_gemm_pooled_row, keep), made once per pooled row, when a
+ * window first builds fields (2x2 pairs on spans need none). */
+X5I void x5_window_rows(x5_rowctx *rcs, int *ready, const ps_conv_op *op, const x5_state *st, int32_t n,
+                        int32_t y0, int32_t y1)
+{
+    for (int32_t j = 0; !*ready && j < y1 - y0; j++) {
+        x5_rowctx_init(&rcs[j], op, st, n, y0 + j);
+    }
+    *ready = 1;
+}
+
 X5 static void x5_gemm_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0, int32_t y1,
                                   const ps_pool_params *pool, int32_t pooled_w, int8_t *tile,
                                   int32_t *sums, int8_t *out, int32_t out_stride)
@@ -1211,7 +1222,7 @@ X5 static void x5_gemm_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0,
     (void)tile; /* the window's pixels are summed in registers, never stored */
     x5_rowctx rcs[X5_WINDOW_ROWS];
     rcs[0].pointwise = rcs[0].contiguous = rcs[0].rows = rcs[0].iy0 = 0;
-    int rows_ready = 0; /* keep: rcs[] made when a window first builds fields (pairs on spans need none) */
+    int rows_ready = 0; /* keep: rcs[] made (x5_window_rows) */
     /* windows in pairs (x5_pair_block) where their fields are built in registers and two
      * windows' pixels fit one block of 8 */
     const int pairs = keep && st->nvec <= 2 && (y1 - y0) * pool->pool_w <= X5_PIXELS / 2;
@@ -1249,10 +1260,7 @@ X5 static void x5_gemm_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0,
                     continue;
                 }
                 if (st->avg_ok) {
-                    for (int32_t j = 0; !rows_ready && j < y1 - y0; j++) {
-                        x5_rowctx_init(&rcs[j], op, st, n, y0 + j);
-                    }
-                    rows_ready = 1;
+                    x5_window_rows(rcs, &rows_ready, op, st, n, y0, y1);
                     int p = 0;
                     for (int32_t j = 0; j < y1 - y0; j++) {
                         for (int32_t x = x0; x < x1; x++, p++) {
@@ -1282,10 +1290,9 @@ X5 static void x5_gemm_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0,
         if (in_register && !keep) {
             x5_rowctx_init(&rcs[0], op, st, n, y0);
         }
-        for (int32_t j = 0; keep && !rows_ready && j < y1 - y0; j++) {
-            x5_rowctx_init(&rcs[j], op, st, n, y0 + j);
+        if (keep) {
+            x5_window_rows(rcs, &rows_ready, op, st, n, y0, y1);
         }
-        rows_ready = keep;
         for (int32_t i = 0; i < pixels; i += block) {
             const int P = pixels - i < block ? (int)(pixels - i) : block;
             for (int p = 0; p < P; p++) {
