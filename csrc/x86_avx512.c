@@ -1038,9 +1038,9 @@ X5 static void x5_ring_window(const int8_t *ring, size_t row_bytes, int32_t pool
 
 /* The ring mode's pooled row (ps_conv_exec.ring_row), separable: per 16 channels, each conv
  * column's sum over the window rows once (a strip of at most X5_RING_COLS columns at a
- * time), then each window's sum of its columns' sums; the average made once per count
- * (st->avg). Overlapping windows (a 3x3 pool at stride 1) share their columns, where
- * x5_ring_window sums every window's pixels apart. */
+ * time), then each window's sum of its columns' sums; each count's average made once
+ * (st->ring_avg, four slots by count). Overlapping windows (a 3x3 pool at stride 1) share
+ * their columns, where x5_ring_window sums every window's pixels apart. */
 #define X5_RING_COLS 64
 
 X5 static void x5_ring_row(const ps_conv_exec *ex, const int8_t *ring, size_t row_bytes, int32_t y0,
