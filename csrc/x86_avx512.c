@@ -435,21 +435,21 @@ X5I __m512i x5_pack_channels(const int8_t *base, int32_t k, int32_t lanes, int8_
     for (int32_t j = 0; j < k; j += 64, dst += 16 * qstride) {
         const __mmask64 bytes = k - j >= 64 ? ~(__mmask64)0 : (__mmask64)((UINT64_C(1) << (k - j)) - 1u);
         __m512i r[16], t[16];
-        for (int l = 0; l < 16; l++) {
-            r[l] = _mm512_setzero_si512();
-            if (l >= lanes) {
-                continue;
+        if (frow == row_len) {
+            for (int l = 0; l < 16; l++) {
+                r[l] = l < lanes ? _mm512_maskz_loadu_epi8(bytes, base + (size_t)l * k + j) : _mm512_setzero_si512();
             }
-            if (frow == row_len) {
-                r[l] = _mm512_maskz_loadu_epi8(bytes, base + (size_t)l * k + j);
-                continue;
+        } else { /* j == 0 (k <= 64): each channel's taps loaded whole, then its kernel rows
+                    moved to their places by x5_spread_rows (in an array of its own: r[] stays
+                    in registers on the usual path) */
+            __m512i spread[16];
+            for (int l = 0; l < lanes; l++) {
+                spread[l] = _mm512_maskz_loadu_epi8(x5_bytes(0, kh * row_len), base + (size_t)l * kh * row_len);
             }
-            /* j == 0 (k <= 64): the channel's taps loaded whole, each kernel row then moved
-             * to its place by x5_spread_rows */
-            r[l] = _mm512_maskz_loadu_epi8(x5_bytes(0, kh * row_len), base + (size_t)l * kh * row_len);
-        }
-        if (frow != row_len) {
-            x5_spread_rows(r, lanes, kh, row_len, frow);
+            x5_spread_rows(spread, lanes, kh, row_len, frow);
+            for (int l = 0; l < 16; l++) {
+                r[l] = l < lanes ? spread[l] : _mm512_setzero_si512();
+            }
         }
         /* within each 128-bit lane: t[4g + q] holds quad 4L + q of channels 4g .. 4g + 3 */
         for (int g = 0; g < 4; g++) {
