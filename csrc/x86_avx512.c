@@ -96,10 +96,8 @@ typedef struct {
     int32_t few_direct, few_vbmi;
     int32_t few_pofs[16], few_qtr[16], few_qmix; /* few_qmix: bit i */
     int8_t few_qky[16][4];
-    int32_t avg_count, avg_ok;        /* fused window: the count avg was made for */
-    int32_t ring_counts[4];           /* x5_ring_row: the count ring_avg[i] was made for (0: none) */
+    int32_t avg_counts[4];            /* fused windows: the count avgs[i] was made for (0: none) */
     int32_t q_mode;                   /* GEMM, column quads: x5_rqb_apply's mode for the chunk */
-    x5_avg avg;
     int32_t *rq_mult, *rq_a, *rq_b;   /* depthwise: x5_rq_load's vectors for the chunk */
     x5_rqb *rqb;                      /* GEMM: [nvec] the chunk's requantization blocks */
     /* depthwise with a depth multiplier M > 1: vector v's lanes (output channels
@@ -107,8 +105,8 @@ typedef struct {
     int32_t *in_idx;
     int32_t in_base[X5_MAX_CHUNK / 16];
     __mmask16 in_mask[X5_MAX_CHUNK / 16];
-    /* last, left out of the zeroing at each call (read only once ring_counts says made) */
-    x5_avg ring_avg[4];               /* x5_ring_row's, by count % 4 (a SAME 3x3 pool's 4, 6, 9 apart) */
+    /* last, left out of the zeroing at each call (read only once avg_counts says made) */
+    x5_avg avgs[4];                   /* x5_avg_for's, by count % 4 (a SAME 3x3 pool's 4, 6, 9 apart) */
 } x5_state;
 
 /* ---- requantization, 16 channels ---------------------------------------------------- */
@@ -370,6 +368,20 @@ X5I __m512i x5_avg_apply(const x5_avg *a, __m512i s)
                                   _mm512_setzero_si512(), v);
     }
     return _mm512_min_epi32(_mm512_max_epi32(v, a->lo), a->hi);
+}
+
+/* The fused windows' average of a count (x5_avg_init), made once per count and kept in
+ * one of four slots by count % 4; NULL for a count above 2^20 (ps_pool_average_run's). */
+X5I const x5_avg *x5_avg_for(x5_state *st, int32_t count, const ps_pool_params *pool)
+{
+    const int32_t i = count & 3;
+    if (st->avg_counts[i] != count) {
+        if (!x5_avg_init(&st->avgs[i], count, pool)) {
+            return NULL;
+        }
+        st->avg_counts[i] = count;
+    }
+    return &st->avgs[i];
 }
 
 /* out[c] = ps_pool_average(sums[c], count, pool), c < cc */
@@ -1039,7 +1051,7 @@ X5 static void x5_ring_window(const int8_t *ring, size_t row_bytes, int32_t pool
 /* The ring mode's pooled row (ps_conv_exec.ring_row), separable: per 16 channels, each conv
  * column's sum over the window rows once (a strip of at most X5_RING_COLS columns at a
  * time), then each window's sum of its columns' sums; each count's average made once
- * (st->ring_avg, four slots by count). Overlapping windows (a 3x3 pool at stride 1) share
+ * (x5_avg_for). Overlapping windows (a 3x3 pool at stride 1) share
  * their columns, where x5_ring_window sums every window's pixels apart. */
 #define X5_RING_COLS 64
 
@@ -1088,12 +1100,8 @@ X5 static void x5_ring_row(const ps_conv_exec *ex, const int8_t *ring, size_t ro
                 for (int32_t x = x0; x < x1; x++) {
                     total = _mm512_add_epi32(total, col[x - xa]);
                 }
-                const int32_t count = (y1 - y0) * (x1 - x0); /* <= 2^20: x5_avg_init takes it */
-                x5_avg *a = &st->ring_avg[count & 3];
-                if (st->ring_counts[count & 3] != count) {
-                    x5_avg_init(a, count, pool);
-                    st->ring_counts[count & 3] = count;
-                }
+                /* count <= 2^20: never NULL */
+                const x5_avg *a = x5_avg_for(st, (y1 - y0) * (x1 - x0), pool);
                 _mm512_mask_cvtepi32_storeu_epi8(out + (size_t)px * out_stride + c, m, x5_avg_apply(a, total));
             }
         }
@@ -1243,48 +1251,40 @@ X5 static void x5_gemm_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0,
         if (pairs && px + 1 < pooled_w) {
             int32_t xb0, xb1;
             ps_pool_window(px + 1, pool->stride_w, pool->pad_left, pool->pool_w, op->out_w, &xb0, &xb1);
-            if (xb1 - xb0 == x1 - x0) { /* the same count: one average for both */
-                if (pixels != st->avg_count) {
-                    st->avg_ok = x5_avg_init(&st->avg, pixels, pool);
-                    st->avg_count = pixels;
-                }
-                if (st->avg_ok && spans && x1 - x0 == 2) {
+            const x5_avg *avg = x5_avg_for(st, pixels, pool);
+            if (xb1 - xb0 == x1 - x0 && avg != NULL) { /* the same count: one average for both */
+                if (spans && x1 - x0 == 2) {
                     const size_t pixel = (size_t)op->stride_w * op->in_c;
                     const x5_fields f = {sp + (size_t)x0 * pixel, pixel, srow, op->kernel_h,
                                          (op->kernel_w * op->in_c + 3) / 4, (size_t)op->kernel_h * srow,
                                          (size_t)(xb0 - x0) * pixel};
-                    const x5_sums to = {sums, 1, &st->avg, out, (size_t)out_stride};
+                    const x5_sums to = {sums, 1, avg, out, (size_t)out_stride};
                     x5_pair_block(ex, 8, &f, &to, 1);
                     px++;
                     out += out_stride;
                     continue;
                 }
-                if (st->avg_ok) {
-                    x5_window_rows(rcs, &rows_ready, op, st, n, y0, y1);
-                    int p = 0;
-                    for (int32_t j = 0; j < y1 - y0; j++) {
-                        for (int32_t x = x0; x < x1; x++, p++) {
-                            _mm512_store_si512(st->patch + (size_t)p * 64, x5_patch_reg(op, &rcs[j], x));
-                        }
+                x5_window_rows(rcs, &rows_ready, op, st, n, y0, y1);
+                int p = 0;
+                for (int32_t j = 0; j < y1 - y0; j++) {
+                    for (int32_t x = x0; x < x1; x++, p++) {
+                        _mm512_store_si512(st->patch + (size_t)p * 64, x5_patch_reg(op, &rcs[j], x));
                     }
-                    for (int32_t j = 0; j < y1 - y0; j++) {
-                        for (int32_t x = xb0; x < xb1; x++, p++) {
-                            _mm512_store_si512(st->patch + (size_t)p * 64, x5_patch_reg(op, &rcs[j], x));
-                        }
-                    }
-                    const x5_sums to = {sums, 1, &st->avg, out, (size_t)out_stride};
-                    const x5_fields f = x5_patch_fields(st);
-                    x5_pair_block(ex, p, &f, &to, 0);
-                    px++;
-                    out += out_stride;
-                    continue;
                 }
+                for (int32_t j = 0; j < y1 - y0; j++) {
+                    for (int32_t x = xb0; x < xb1; x++, p++) {
+                        _mm512_store_si512(st->patch + (size_t)p * 64, x5_patch_reg(op, &rcs[j], x));
+                    }
+                }
+                const x5_sums to = {sums, 1, avg, out, (size_t)out_stride};
+                const x5_fields f = x5_patch_fields(st);
+                x5_pair_block(ex, p, &f, &to, 0);
+                px++;
+                out += out_stride;
+                continue;
             }
         }
-        if (pixels != st->avg_count) { /* the count of the previous window, mostly */
-            st->avg_ok = x5_avg_init(&st->avg, pixels, pool);
-            st->avg_count = pixels;
-        }
+        const x5_avg *avg = x5_avg_for(st, pixels, pool);
         int32_t y = y0, x = x0;
         const x5_rowctx *rc = &rcs[0];
         if (in_register && !keep) {
@@ -1313,11 +1313,11 @@ X5 static void x5_gemm_pooled_row(const ps_conv_exec *ex, int32_t n, int32_t y0,
                 }
             }
             const int last = i + P >= pixels;
-            x5_sums to = {sums, i == 0, last && st->avg_ok ? &st->avg : NULL, out, 0};
+            x5_sums to = {sums, i == 0, last ? avg : NULL, out, 0};
             const x5_fields f = x5_patch_fields(st);
             x5_gemm_block(ex, P, &f, NULL, &to);
         }
-        if (!st->avg_ok) {
+        if (avg == NULL) {
             ps_pool_average_run(sums, pixels, cc, pool, out);
         }
     }
@@ -1678,12 +1678,9 @@ X5I void x5_few_finish(x5_state *st, __m512i total, int32_t cc, int32_t pixels,
         folded = _mm512_add_epi32(
             folded, _mm512_permutexvar_epi32(_mm512_add_epi32(iota, _mm512_set1_epi32(s * cc)), total));
     }
-    if (pixels != st->avg_count) { /* the count of the previous window, mostly */
-        st->avg_ok = x5_avg_init(&st->avg, pixels, pool);
-        st->avg_count = pixels;
-    }
-    if (st->avg_ok) { /* summed in registers: the tile and sums scratch stay untouched */
-        _mm512_mask_cvtepi32_storeu_epi8(out, x5_lanes(cc), x5_avg_apply(&st->avg, folded));
+    const x5_avg *avg = x5_avg_for(st, pixels, pool);
+    if (avg != NULL) { /* summed in registers: the tile and sums scratch stay untouched */
+        _mm512_mask_cvtepi32_storeu_epi8(out, x5_lanes(cc), x5_avg_apply(avg, folded));
     } else {
         _mm512_mask_storeu_epi32(sums, x5_lanes(cc), folded);
         ps_pool_average_run(sums, pixels, cc, pool, out);
@@ -2433,8 +2430,7 @@ X5 void ps_conv_run_avx512(const ps_conv_op *op, const ps_conv_job *job)
         x5_rqb gemm[X5_MAX_CHUNK / 16];
     } chan __attribute__((aligned(64)));
     x5_state st;
-    memset(&st, 0, offsetof(x5_state, ring_avg));
-    st.avg_count = -1;
+    memset(&st, 0, offsetof(x5_state, avgs));
     st.cst = cst;
     if (op->kind == PS_KIND_DEPTHWISE) {
         const int32_t taps = op->kernel_h * op->kernel_w;
